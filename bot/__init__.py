@@ -1,0 +1,1 @@
+"""careprep: the preparation assistant and the domain logic its actions call."""

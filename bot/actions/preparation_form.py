@@ -1,0 +1,196 @@
+"""The preparation form: asking each question with progress, and checking each answer.
+
+Every accepted answer is written to the store on the turn it is given.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from bot import messages
+from bot.answers import NOTHING_WORDS, Unreadable, read_answer, read_yes_no
+from bot.commands import normalise
+from bot.preparation import record_answer
+from bot.questionnaire import (
+    EDITABLE,
+    FLOW,
+    FLOW_IDS,
+    MAX_GOALS,
+    Kind,
+    Question,
+    find_by_alias,
+    numbered,
+    position,
+    question,
+)
+from bot.record import readback
+from bot.actions.store import with_preparation
+from bot.store.models import Preparation
+
+FORM = "preparation_form"
+GOAL_LIST = "goal_list"
+INVITED = "invited"
+
+
+def slots_after_change(tracker: Tracker, question_id: str) -> dict[str, Any]:
+    """Return the slot changes that go with changing an answer after it was read back."""
+    changes: dict[str, Any] = {}
+    if question(question_id) in EDITABLE and tracker.get_slot("readback") is not None:
+        changes["readback"] = None
+    return changes
+
+
+class AskQuestion(Action, ABC):
+    """Asks one question with its progress ("Question 3 of 14")."""
+
+    question_id: str
+
+    @abstractmethod
+    def name(self) -> str:
+        """Return ``action_ask_<question id>``."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Send the question, its options and, for the read-back, the summary."""
+        asked = question(self.question_id)
+        text = asked.text
+        if asked.kind is Kind.GOALS and tracker.get_slot(GOAL_LIST):
+            text = messages.ANYTHING_ELSE_GOAL
+        if asked.kind is Kind.CONFIRM:
+            text = readback(tracker.current_slot_values()) + "\n" + text
+        if asked.kind is Kind.MULTI_CHOICE:
+            text += "\n" + numbered(asked.options)
+        buttons = (
+            [{"title": option, "payload": option} for option in asked.options]
+            if asked.kind in (Kind.YES_NO, Kind.CHOICE)
+            else []
+        )
+        dispatcher.utter_message(
+            text=f"Question {position(asked.id)} of {len(FLOW)}: {text}", buttons=buttons
+        )
+        return []
+
+
+def _ask_action(flow_question: Question) -> type[AskQuestion]:
+    return type(
+        f"Ask_{flow_question.id}",
+        (AskQuestion,),
+        {
+            "question_id": flow_question.id,
+            "name": lambda self: f"action_ask_{self.question_id}",
+            "__doc__": f"Asks the {flow_question.id} question.",
+        },
+    )
+
+
+ASK_ACTIONS = [_ask_action(flow_question) for flow_question in FLOW]
+
+
+class ValidatePreparationForm(FormValidationAction):
+    """Reads each answer, writes it to the store, and decides what to ask next."""
+
+    def name(self) -> str:
+        """Return the action name Rasa calls for the preparation form."""
+        return f"validate_{FORM}"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Ask nothing without an invitation, or after the patient said no at the start."""
+        if not tracker.get_slot(INVITED) or tracker.get_slot("consent_start") is False:
+            return []
+        return domain_slots
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Validate the reply to the question asked, and store it if it answers it."""
+        requested = tracker.get_slot("requested_slot")
+        text = tracker.slots_to_validate().get(requested)
+        if requested not in FLOW_IDS or not isinstance(text, str):
+            return []
+
+        def check(session: Session, preparation: Preparation | None) -> dict[str, Any]:
+            return self.check_answer(
+                session, preparation, question(requested), text, dispatcher, tracker
+            )
+
+        changes = await with_preparation(tracker.sender_id, check)
+        return [SlotSet(slot, value) for slot, value in changes.items()]
+
+    def check_answer(
+        self,
+        session: Session,
+        preparation: Preparation | None,
+        asked: Question,
+        text: str,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> dict[str, Any]:
+        """Return the slot changes for one reply; store it when it answers the question."""
+        if preparation is None:
+            return {asked.id: None}
+        if asked.kind is Kind.GOALS:
+            return self.check_goal(session, preparation, text, tracker)
+        if asked.kind is Kind.CONFIRM:
+            return self.check_readback(session, preparation, text, dispatcher)
+        try:
+            value = read_answer(asked, text)
+        except Unreadable as problem:
+            dispatcher.utter_message(text=f"{problem} {asked.reason}")
+            return {asked.id: None}
+        record_answer(session, preparation, asked.id, value, text)
+        return {asked.id: value, **slots_after_change(tracker, asked.id)}
+
+    @staticmethod
+    def check_goal(
+        session: Session, preparation: Preparation, text: str, tracker: Tracker
+    ) -> dict[str, Any]:
+        """Collect one to three goals, each stored as it is given."""
+        goals = list(tracker.get_slot(GOAL_LIST) or [])
+        if goals and normalise(text) in NOTHING_WORDS:
+            return {"goals": goals}
+        goals.append(text.strip())
+        record_answer(session, preparation, "goals", goals, text)
+        done = goals if len(goals) >= MAX_GOALS else None
+        return {"goals": done, GOAL_LIST: goals, **slots_after_change(tracker, "goals")}
+
+    @staticmethod
+    def check_readback(
+        session: Session, preparation: Preparation, text: str, dispatcher: CollectingDispatcher
+    ) -> dict[str, Any]:
+        """Confirm the summary, or clear the part the patient wants to change."""
+        try:
+            confirmed = read_yes_no(text)
+        except Unreadable:
+            confirmed = False
+        if confirmed:
+            record_answer(session, preparation, "readback", True, text)
+            return {"readback": True}
+        folded = normalise(text)
+        target = find_by_alias(folded)
+        if folded.isdigit() and 1 <= int(folded) <= len(EDITABLE):
+            target = EDITABLE[int(folded) - 1]
+        if target is None:
+            dispatcher.utter_message(
+                text=f"Sorry, please reply YES, or a number from 1 to {len(EDITABLE)} "
+                "for the part you want to change."
+            )
+            return {"readback": None}
+        dispatcher.utter_message(text=f"OK, let's change {target.section.lower()}.")
+        changes: dict[str, Any] = {"readback": None, target.id: None}
+        if target.kind is Kind.GOALS:
+            changes[GOAL_LIST] = []
+        return changes

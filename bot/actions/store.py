@@ -1,0 +1,27 @@
+"""Running store work for an action off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot.preparation import find_by_sender
+from bot.store import session_scope
+from bot.store.models import Preparation
+
+T = TypeVar("T")
+
+
+async def with_preparation(
+    sender_id: str, work: Callable[[Session, Preparation | None], T]
+) -> T:
+    """Run ``work`` with the sender's preparation in one transaction, in a worker thread."""
+
+    def run() -> T:
+        with session_scope() as session:
+            return work(session, find_by_sender(session, sender_id))
+
+    return await asyncio.to_thread(run)

@@ -1,0 +1,170 @@
+"""Reading patients' replies: yes/no, 0-10 scales, numbered and named choices.
+
+Each reader returns the value to store, or raises ``Unreadable`` with a
+plain-English hint that is sent back before the question is asked again.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.commands import normalise
+from bot.questionnaire import Kind, Question
+
+NUMBER_WORDS = {
+    "zero": 0,
+    "nought": 0,
+    "none": 0,
+    "nil": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+
+YES_WORDS = {
+    "yes", "y", "yeah", "yea", "yep", "yup", "ok", "okay", "sure", "fine", "go ahead",
+    "yes please", "yes thanks", "yes thank you", "ok then", "of course", "that's fine",
+    "thats fine", "that's right", "thats right", "correct", "right", "happy to", "i am",
+    "i'm happy", "im happy", "i agree", "agree", "alright", "all right",
+}
+NO_WORDS = {
+    "no", "n", "nope", "nah", "no thanks", "no thank you", "not really", "i'd rather not",
+    "id rather not", "i would rather not", "don't", "dont", "do not", "not happy", "i'm not",
+    "im not", "no way", "not yet",
+}
+NOTHING_WORDS = {
+    "none", "no", "nothing", "no thanks", "nothing else", "that's all", "thats all",
+    "that's it", "thats it", "no more", "nope", "n", "nah", "no thank you", "done",
+    "finished", "not really", "nothing thanks", "none thanks", "all done",
+}
+
+
+class Unreadable(ValueError):
+    """A reply that does not answer the question; the message says what to send."""
+
+
+def read_yes_no(text: str) -> bool:
+    """Read YES/NO, common variants, or the option number (1 yes, 2 no)."""
+    folded = normalise(text)
+    if folded in YES_WORDS or folded == "1":
+        return True
+    if folded in NO_WORDS or folded == "2":
+        return False
+    raise Unreadable("Please reply YES or NO.")
+
+
+def read_scale(text: str) -> int:
+    """Read a whole number from 0 to 10, as digits ("7", "7/10") or a word ("seven")."""
+    folded = normalise(text)
+    folded = re.sub(r"\s*(?:/|out of)\s*10$", "", folded)
+    folded = re.sub(r"^(?:about|around|maybe|i'd say|id say|i think|probably)\s+", "", folded)
+    value: int | None = None
+    if re.fullmatch(r"\d{1,2}", folded):
+        value = int(folded)
+    elif folded in NUMBER_WORDS and folded != "none":
+        value = NUMBER_WORDS[folded]
+    if value is None or not 0 <= value <= 10:
+        raise Unreadable("Please reply with one number from 0 to 10, for example 6.")
+    return value
+
+
+FILLER = re.compile(
+    r"\b(?:and|or|then|also|plus|please|thanks|thank you|i'd like to talk about|"
+    r"i want to talk about|talk about|about)\b|[,;.&+/()-]"
+)
+
+
+def _keywords(option: str) -> list[str]:
+    lowered = option.lower()
+    return [lowered] + [
+        word
+        for word in re.split(r"[ ,]+", lowered)
+        if len(word) > 3 and word not in {"with", "something", "else", "every", "months", "longer"}
+    ]
+
+
+def read_choices(text: str, options: tuple[str, ...]) -> list[str]:
+    """Read several options by number or name, in the patient's order of priority.
+
+    Words that name no option are kept as the patient's own choice, so
+    "2 4 my knees" is recorded as Pain, Sleep and "my knees".
+    """
+    folded = normalise(text)
+    if folded in NOTHING_WORDS:
+        return []
+    found: list[tuple[int, str]] = []
+    residue = folded
+    for number in re.finditer(r"\b\d{1,2}\b", folded):
+        if 1 <= int(number.group()) <= len(options):
+            found.append((number.start(), options[int(number.group()) - 1]))
+        residue = residue[: number.start()] + " " * len(number.group()) + residue[number.end() :]
+    for option in options:
+        for word in _keywords(option):
+            named = re.search(rf"\b{re.escape(word)}\w*", residue)
+            if named:
+                found.append((named.start(), option))
+                residue = residue[: named.start()] + " " * len(named.group()) + residue[named.end() :]
+                break
+    chosen: list[str] = []
+    for _, option in sorted(found):
+        if option not in chosen:
+            chosen.append(option)
+    own_words = " ".join(FILLER.sub(" ", residue).split())
+    if own_words:
+        chosen.append(own_words)
+    if not chosen:
+        raise Unreadable(
+            f"Please reply with numbers from 1 to {len(options)}, or tell me in your own words."
+        )
+    return chosen
+
+
+def _option_numbers(text: str, options: tuple[str, ...]) -> list[int]:
+    numbers = [int(n) for n in re.findall(r"\b\d{1,2}\b", text)]
+    return [n for n in numbers if 1 <= n <= len(options)]
+
+
+def read_choice(text: str, options: tuple[str, ...]) -> str:
+    """Read exactly one option, by its number or its words."""
+    folded = normalise(text)
+    numbers = _option_numbers(folded, options)
+    if len(numbers) == 1 and re.fullmatch(r"\d{1,2}", folded):
+        return options[numbers[0] - 1]
+    for option in options:
+        if folded == option.lower():
+            return option
+    spelled = {"3": ("three", "3 months", "quarter"), "6": ("six", "half a year", "half year"),
+               "12": ("twelve", "a year", "year", "yearly", "annual", "one year")}
+    for number, option in enumerate(options, start=1):
+        months = re.search(r"\d+", option)
+        if months and (
+            re.search(rf"\b{months.group()}\b", folded)
+            or any(word in folded for word in spelled.get(months.group(), ()))
+        ):
+            return option
+        if not months and any(word in folded for word in ("decide", "appointment", "not sure")):
+            return option
+    choices = ", ".join(str(number) for number in range(1, len(options)))
+    raise Unreadable(f"Please reply {choices} or {len(options)}.")
+
+
+def read_answer(question: Question, text: str) -> object:
+    """Return the stored value of a reply to ``question``, or raise ``Unreadable``."""
+    if question.kind is Kind.YES_NO:
+        return read_yes_no(text)
+    if question.kind is Kind.SCALE:
+        return read_scale(text)
+    if question.kind is Kind.CHOICE:
+        return read_choice(text, question.options)
+    if question.kind is Kind.MULTI_CHOICE:
+        return read_choices(text, question.options)
+    if not text.strip():
+        raise Unreadable("I didn't get an answer there.")
+    return text.strip()

@@ -1,0 +1,49 @@
+"""What the assistant says outside the questions, in plain words.
+
+Kept in one place so every message can be checked for length and characters.
+"""
+
+URGENT_HELP = (
+    "These messages are not read in real time. "
+    "If you need help now, call NHS 111, or 999 in an emergency."
+)
+
+INTRODUCTION = (
+    "Hello, this is {practice}. You have a care planning appointment on {appointment}. "
+    "To help you get ready, I will ask you some questions about what matters to you. "
+    "It takes about 10 minutes and you can skip any question. "
+    "Reply HELP at any time to see what you can say. " + URGENT_HELP
+)
+WELCOME_BACK = "Welcome back. Let's carry on where you left off."
+NO_INVITATION = (
+    "Sorry, I can't find an invitation for this conversation. Please use the link in the "
+    "message from your practice, or contact your practice."
+)
+WHY_PREPARE = (
+    "Thinking about what matters to you before your appointment helps you and your care "
+    "team make the most of your time together."
+)
+PAUSED = (
+    "No problem. Your answers so far are saved. "
+    "Message me any time and we will carry on{where}."
+)
+DECLINED = (
+    "That's fine, I won't ask anything else. If you change your mind before your "
+    "appointment, just message me. " + URGENT_HELP
+)
+COMPLETE_SHARED = (
+    "Thank you, you have finished. Your answers will be shared with your care team "
+    "before your appointment."
+)
+COMPLETE_PRIVATE = (
+    "Thank you, you have finished. As you asked, your answers will not be shared with "
+    "your care team before your appointment."
+)
+ALREADY_COMPLETE = (
+    "Thank you, your answers are saved and up to date. "
+    "To change an answer, reply for example: change my goals."
+)
+ANYTHING_ELSE_GOAL = (
+    "Thank you. Is there anything else you would like to do or change? "
+    "Tell me, or reply NO to move on."
+)

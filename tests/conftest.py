@@ -1,0 +1,99 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL) and a real Rasa stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from bot.store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CAREPREP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_running() -> bool:
+    try:
+        psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+def ensure_postgres() -> None:
+    """Start the local PostgreSQL cluster if it is not running (as the machine's docs say)."""
+    if _postgres_running():
+        return
+    clusters = sorted(Path("/etc/postgresql").glob("*"))
+    if shutil.which("pg_ctlcluster") and clusters:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1].name, "main", "start"],
+            check=False,
+        )
+    if not _postgres_running():
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} and could not be started")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of a running PostgreSQL server."""
+    ensure_postgres()
+    return POSTGRES_ADMIN_URL
+
+
+def _create_postgres_database(admin_url: str) -> tuple[str, str]:
+    name = f"careprep_test_{uuid.uuid4().hex[:10]}"
+    connection = psycopg2.connect(admin_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres_database(admin_url: str, name: str) -> None:
+    connection = psycopg2.connect(admin_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated careprep store: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'careprep.db'}"
+        upgrade(url)
+        yield url
+        return
+    admin_url = request.getfixturevalue("postgres_server")
+    name, url = _create_postgres_database(admin_url)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        from bot.store import engine_for
+
+        engine_for(url).dispose()
+        _drop_postgres_database(admin_url, name)
+
+
+@pytest.fixture
+def store_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point careprep's settings at the test store (for code that reads the environment)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CAREPREP_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CAREPREP_WEB_URL", "http://careprep.test")
+    return database_url

@@ -1,0 +1,55 @@
+"""The Rasa domain and training data are held to the questionnaire and the command list."""
+
+from pathlib import Path
+
+import yaml
+
+from bot.commands import COMMAND_INTENTS, parse_command
+from bot.questionnaire import FLOW, FLOW_IDS
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+NLU = yaml.safe_load((ROOT / "bot/data/nlu.yml").read_text())["nlu"]
+
+
+def examples(intent: str) -> list[str]:
+    (block,) = [block for block in NLU if block.get("intent") == intent]
+    return [line[2:].strip() for line in block["examples"].splitlines() if line.strip()]
+
+
+def test_form_asks_the_questionnaire_in_order() -> None:
+    assert DOMAIN["forms"]["preparation_form"]["required_slots"] == list(FLOW_IDS)
+
+
+def test_every_question_has_an_ask_action_and_a_slot_for_its_own_turn() -> None:
+    for question in FLOW:
+        assert f"action_ask_{question.id}" in DOMAIN["actions"]
+        (mapping,) = DOMAIN["slots"][question.id]["mappings"]
+        assert mapping["type"] == "from_text"
+        assert mapping["conditions"] == [
+            {"active_loop": "preparation_form", "requested_slot": question.id}
+        ]
+        assert sorted(mapping["not_intent"]) == sorted(COMMAND_INTENTS)
+
+
+def test_command_examples_are_recognised_by_the_command_list() -> None:
+    for intent in COMMAND_INTENTS:
+        assert intent in DOMAIN["intents"]
+        for example in examples(intent):
+            command = parse_command(example)
+            assert command is not None and command.intent == intent, example
+
+
+def test_answer_examples_are_never_commands() -> None:
+    for intent in ("inform", "greet", "affirm", "deny"):
+        for example in examples(intent):
+            assert parse_command(example) is None, example
+
+
+def test_ask_actions_are_registered_with_the_action_server() -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("bot.actions")
+    custom = [name for name in DOMAIN["actions"]]
+    assert sorted(name for name in executor.actions if name in custom) == sorted(custom)
