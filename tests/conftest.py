@@ -8,11 +8,15 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg2
 import pytest
 
 from bot.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from tests.rasa_stack import RasaStack
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -97,3 +101,33 @@ def store_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CAREPREP_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("CAREPREP_WEB_URL", "http://careprep.test")
     return database_url
+
+
+@pytest.fixture(scope="session")
+def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator["RasaStack"]:
+    """The trained model served by a real Rasa server and action server, on SQLite."""
+    from tests.rasa_stack import RasaStack
+
+    workdir = tmp_path_factory.mktemp("rasa")
+    stack = RasaStack(database_url=f"sqlite:///{workdir / 'careprep.db'}", workdir=workdir)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def rasa_on_postgres(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: str
+) -> Iterator["RasaStack"]:
+    """The same stack with PostgreSQL as careprep store and Rasa tracker store."""
+    from tests.rasa_stack import RasaStack
+
+    name, url = _create_postgres_database(postgres_server)
+    stack = RasaStack(database_url=url, workdir=tmp_path_factory.mktemp("rasa_pg"))
+    stack.start()
+    yield stack
+    stack.stop()
+    from bot.store import engine_for
+
+    engine_for(url).dispose()
+    _drop_postgres_database(postgres_server, name)

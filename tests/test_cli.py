@@ -1,0 +1,157 @@
+"""The careprep command as a practice uses it: a real process, a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+CAREPREP = str(Path(sys.executable).with_name("careprep"))
+IN_A_WEEK = (datetime.now(timezone.utc) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+
+
+def careprep(
+    database_url: str, tmp_path: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CAREPREP_VAR_DIR": str(tmp_path / "var"),
+        "CAREPREP_WEB_URL": "https://careprep.example",
+    }
+    return subprocess.run(
+        [CAREPREP, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def add(database_url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return careprep(
+        database_url, tmp_path, "appointment", "add", "--practice", "Hill Surgery",
+        "--patient-name", "Ann Example", "--phone", "07700 900123", "--dob", "1950-02-03",
+        "--at", IN_A_WEEK, *extra,
+    )
+
+
+def test_appointment_add_prints_the_id_and_invite_link(database_url: str, tmp_path: Path) -> None:
+    result = add(database_url, tmp_path)
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert isinstance(created["appointment_id"], int)
+    assert created["invite_url"].startswith("https://careprep.example/chat/")
+    again = json.loads(add(database_url, tmp_path).stdout)
+    assert again["appointment_id"] == created["appointment_id"]
+    assert again["created"] is False
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [
+        ("--phone", "12", "phone number '12'"),
+        ("--dob", "03/02/1950", "YYYY-MM-DD"),
+        ("--dob", "2999-01-01", "in the future"),
+        ("--at", "next tuesday", "ISO 8601"),
+        ("--at", "2001-01-01T10:00", "in the past"),
+        ("--practice", "   ", "practice name is empty"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_non_zero_exit(
+    flag: str, value: str, reason: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    args = {
+        "--practice": "Hill Surgery", "--patient-name": "Ann Example",
+        "--phone": "07700 900123", "--dob": "1950-02-03", "--at": IN_A_WEEK,
+    }
+    args[flag] = value
+    flat = [part for pair in args.items() for part in pair]
+    result = careprep(url, tmp_path, "appointment", "add", *flat)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert reason in result.stderr
+
+
+def test_unknown_practitioner_is_refused(tmp_path: Path) -> None:
+    result = add(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "--practitioner", "who@example.org")
+    assert result.returncode != 0
+    assert "no practitioner who@example.org at Hill Surgery" in result.stderr
+
+
+def test_practitioner_add_then_book_with_them(database_url: str, tmp_path: Path) -> None:
+    result = careprep(
+        database_url, tmp_path, "practitioner", "add", "--practice", "Hill Surgery",
+        "--email", "Dr.Lee@Example.org", stdin="correct horse battery\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["email"] == "dr.lee@example.org"
+    booked = add(database_url, tmp_path, "--practitioner", "dr.lee@example.org")
+    assert booked.returncode == 0, booked.stderr
+    export = careprep(database_url, tmp_path, "export", str(json.loads(booked.stdout)["appointment_id"]))
+    assert "With: dr.lee@example.org" in export.stdout
+    short = careprep(
+        database_url, tmp_path, "practitioner", "add", "--practice", "Hill Surgery",
+        "--email", "x@example.org", stdin="short\n",
+    )
+    assert short.returncode != 0 and "at least 10 characters" in short.stderr
+
+
+def test_import_keeps_good_rows_and_reports_bad_ones_by_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "clinic.csv"
+    csv_file.write_text(
+        "practice,patient_name,phone,dob,at\n"
+        f"Hill Surgery,Ann Example,07700 900123,1950-02-03,{IN_A_WEEK}\n"
+        f"Hill Surgery,Bob Example,not a phone,1960-05-06,{IN_A_WEEK}\n"
+        f"Hill Surgery,Cat Example,+447700900456,1970-07-08,{IN_A_WEEK}\n"
+        "Hill Surgery,Dan Example,07700 900789,1980-13-40,2030-01-01T09:00\n"
+    )
+    result = careprep(database_url, tmp_path, "appointment", "import", str(csv_file))
+    assert result.returncode == 1
+    added = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(added) == 2
+    assert "clinic.csv line 3: phone number 'not a phone'" in result.stderr
+    assert "clinic.csv line 5: date of birth '1980-13-40'" in result.stderr
+    assert "2 rows imported, 2 rejected" in result.stderr
+    for row in added:
+        assert careprep(database_url, tmp_path, "export", str(row["appointment_id"])).returncode == 0
+
+
+def test_import_of_a_file_without_the_columns_is_refused(tmp_path: Path) -> None:
+    csv_file = tmp_path / "wrong.csv"
+    csv_file.write_text("name,mobile\nAnn,07700900123\n")
+    result = careprep(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "appointment", "import", str(csv_file))
+    assert result.returncode != 0
+    assert "no column practice, patient_name, phone, dob, at" in result.stderr
+
+
+def test_export_of_an_unknown_appointment(tmp_path: Path) -> None:
+    result = careprep(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "export", "999")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "careprep: there is no appointment 999"
+
+
+def test_export_json_of_a_new_appointment(database_url: str, tmp_path: Path) -> None:
+    appointment_id = json.loads(add(database_url, tmp_path).stdout)["appointment_id"]
+    result = careprep(database_url, tmp_path, "export", str(appointment_id), "--format", "json")
+    record = json.loads(result.stdout)
+    assert record["patient_name"] == "Ann Example"
+    assert record["preparation_status"] == "not_started"
+    assert record["completeness"] == {"answered": 0, "skipped": 0, "not_reached": 14}
+
+
+def test_db_upgrade_and_worker_once(database_url: str, tmp_path: Path) -> None:
+    assert careprep(database_url, tmp_path, "db", "upgrade").returncode == 0
+    worker = careprep(database_url, tmp_path, "worker", "--once")
+    assert worker.returncode == 0 and "0 messages handled" in worker.stdout
+
+
+def test_usage_errors_exit_non_zero(tmp_path: Path) -> None:
+    result = careprep(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "export", "abc")
+    assert result.returncode != 0
+    assert "invalid int value" in result.stderr
