@@ -29,20 +29,78 @@ NUMBER_WORDS = {
 }
 
 YES_WORDS = {
-    "yes", "y", "yeah", "yea", "yep", "yup", "ok", "okay", "sure", "fine", "go ahead",
-    "yes please", "yes thanks", "yes thank you", "ok then", "of course", "that's fine",
-    "thats fine", "that's right", "thats right", "correct", "right", "happy to", "i am",
-    "i'm happy", "im happy", "i agree", "agree", "alright", "all right",
+    "yes",
+    "y",
+    "yeah",
+    "yea",
+    "yep",
+    "yup",
+    "ok",
+    "okay",
+    "sure",
+    "fine",
+    "go ahead",
+    "yes please",
+    "yes thanks",
+    "yes thank you",
+    "ok then",
+    "of course",
+    "that's fine",
+    "thats fine",
+    "that's right",
+    "thats right",
+    "correct",
+    "right",
+    "happy to",
+    "i am",
+    "i'm happy",
+    "im happy",
+    "i agree",
+    "agree",
+    "alright",
+    "all right",
 }
 NO_WORDS = {
-    "no", "n", "nope", "nah", "no thanks", "no thank you", "not really", "i'd rather not",
-    "id rather not", "i would rather not", "don't", "dont", "do not", "not happy", "i'm not",
-    "im not", "no way", "not yet",
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "no thanks",
+    "no thank you",
+    "not really",
+    "i'd rather not",
+    "id rather not",
+    "i would rather not",
+    "don't",
+    "dont",
+    "do not",
+    "not happy",
+    "i'm not",
+    "im not",
+    "no way",
+    "not yet",
 }
 NOTHING_WORDS = {
-    "none", "no", "nothing", "no thanks", "nothing else", "that's all", "thats all",
-    "that's it", "thats it", "no more", "nope", "n", "nah", "no thank you", "done",
-    "finished", "not really", "nothing thanks", "none thanks", "all done",
+    "none",
+    "no",
+    "nothing",
+    "no thanks",
+    "nothing else",
+    "that's all",
+    "thats all",
+    "that's it",
+    "thats it",
+    "no more",
+    "nope",
+    "n",
+    "nah",
+    "no thank you",
+    "done",
+    "finished",
+    "not really",
+    "nothing thanks",
+    "none thanks",
+    "all done",
 }
 
 
@@ -110,7 +168,9 @@ def read_choices(text: str, options: tuple[str, ...]) -> list[str]:
             named = re.search(rf"\b{re.escape(word)}\w*", residue)
             if named:
                 found.append((named.start(), option))
-                residue = residue[: named.start()] + " " * len(named.group()) + residue[named.end() :]
+                residue = (
+                    residue[: named.start()] + " " * len(named.group()) + residue[named.end() :]
+                )
                 break
     chosen: list[str] = []
     for _, option in sorted(found):
@@ -131,25 +191,18 @@ def _option_numbers(text: str, options: tuple[str, ...]) -> list[int]:
     return [n for n in numbers if 1 <= n <= len(options)]
 
 
-def read_choice(text: str, options: tuple[str, ...]) -> str:
-    """Read exactly one option, by its number or its words."""
+def read_choice(
+    text: str, options: tuple[str, ...], option_words: tuple[tuple[str, ...], ...] = ()
+) -> str:
+    """Read exactly one option: by its number, its title, or words that name it."""
     folded = normalise(text)
-    numbers = _option_numbers(folded, options)
-    if len(numbers) == 1 and re.fullmatch(r"\d{1,2}", folded):
-        return options[numbers[0] - 1]
+    if re.fullmatch(r"\d{1,2}", folded) and 1 <= int(folded) <= len(options):
+        return options[int(folded) - 1]
     for option in options:
         if folded == option.lower():
             return option
-    spelled = {"3": ("three", "3 months", "quarter"), "6": ("six", "half a year", "half year"),
-               "12": ("twelve", "a year", "year", "yearly", "annual", "one year")}
-    for number, option in enumerate(options, start=1):
-        months = re.search(r"\d+", option)
-        if months and (
-            re.search(rf"\b{months.group()}\b", folded)
-            or any(word in folded for word in spelled.get(months.group(), ()))
-        ):
-            return option
-        if not months and any(word in folded for word in ("decide", "appointment", "not sure")):
+    for option, words in zip(options, option_words, strict=False):
+        if any(re.search(rf"\b{re.escape(word)}\b", folded) for word in words):
             return option
     choices = ", ".join(str(number) for number in range(1, len(options)))
     raise Unreadable(f"Please reply {choices} or {len(options)}.")
@@ -162,7 +215,7 @@ def read_answer(question: Question, text: str) -> object:
     if question.kind is Kind.SCALE:
         return read_scale(text)
     if question.kind is Kind.CHOICE:
-        return read_choice(text, question.options)
+        return read_choice(text, question.options, question.option_words)
     if question.kind is Kind.MULTI_CHOICE:
         return read_choices(text, question.options)
     if not text.strip():

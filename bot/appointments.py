@@ -49,7 +49,9 @@ def parse_date_of_birth(text: str, today: date | None = None) -> date:
     try:
         born = date.fromisoformat(text.strip())
     except ValueError as problem:
-        raise InputError(f"date of birth {text!r} is not a date in the form YYYY-MM-DD") from problem
+        raise InputError(
+            f"date of birth {text!r} is not a date in the form YYYY-MM-DD"
+        ) from problem
     today = today or date.today()
     if born > today:
         raise InputError(f"date of birth {text} is in the future")

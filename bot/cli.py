@@ -65,9 +65,7 @@ def cmd_appointment_import(args: argparse.Namespace) -> int:
         print(json.dumps(added))
     for line, reason in result.rejected:
         print(f"{path.name} line {line}: {reason}", file=sys.stderr)
-    print(
-        f"{len(result.added)} rows imported, {len(result.rejected)} rejected", file=sys.stderr
-    )
+    print(f"{len(result.added)} rows imported, {len(result.rejected)} rejected", file=sys.stderr)
     return 1 if result.rejected else 0
 
 

@@ -24,8 +24,7 @@ WHY_PREPARE = (
     "team make the most of your time together."
 )
 PAUSED = (
-    "No problem. Your answers so far are saved. "
-    "Message me any time and we will carry on{where}."
+    "No problem. Your answers so far are saved. Message me any time and we will carry on{where}."
 )
 DECLINED = (
     "That's fine, I won't ask anything else. If you change your mind before your "

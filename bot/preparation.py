@@ -55,9 +55,7 @@ def record_answer(
     row.answered_at = utcnow()
     _started(preparation)
     if question_id == "consent_start":
-        preparation.status = (
-            PreparationStatus.IN_PROGRESS if value else PreparationStatus.DECLINED
-        )
+        preparation.status = PreparationStatus.IN_PROGRESS if value else PreparationStatus.DECLINED
     if question_id == "consent_share":
         preparation.consent_to_share = bool(value)
         preparation.consent_to_share_at = row.answered_at

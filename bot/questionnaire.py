@@ -34,9 +34,11 @@ class Question:
         text: the question as the patient sees it.
         reason: a one-line answer to "why do you ask?".
         options: the choices for choice questions, in the order offered.
+        option_words: for a single choice, words that name each option ("a year").
         optional: the question says it can be skipped.
         aliases: words a patient may use to name this question ("change my goals").
         in_flow: asked in the preparation form (identity is asked by the SMS channel).
+
     """
 
     id: str
@@ -45,6 +47,7 @@ class Question:
     text: str
     reason: str
     options: tuple[str, ...] = ()
+    option_words: tuple[tuple[str, ...], ...] = ()
     optional: bool = False
     aliases: tuple[str, ...] = field(default_factory=tuple)
     in_flow: bool = True
@@ -152,7 +155,9 @@ QUESTIONS: tuple[Question, ...] = (
         id="goals",
         section="My goals",
         kind=Kind.GOALS,
-        text="What is one thing you would like to be able to do, or change, in the next few months?",
+        text=(
+            "What is one thing you would like to be able to do, or change, in the next few months?"
+        ),
         reason="Your plan is built around goals that you choose.",
         aliases=("goal", "goals"),
     ),
@@ -182,8 +187,7 @@ QUESTIONS: tuple[Question, ...] = (
         section="Who supports me",
         kind=Kind.FREE_TEXT,
         text=(
-            "Who helps you day to day? "
-            "Would you like someone to come with you to the appointment?"
+            "Who helps you day to day? Would you like someone to come with you to the appointment?"
         ),
         reason="Knowing who helps you means your plan can include them.",
         aliases=("support", "who helps me", "who supports me", "helpers"),
@@ -218,6 +222,12 @@ QUESTIONS: tuple[Question, ...] = (
         text="After your appointment, how often would you like to review your plan?",
         reason="Your plan is reviewed as often as you choose.",
         options=REVIEW_INTERVALS,
+        option_words=(
+            ("3", "three", "quarter", "quarterly"),
+            ("6", "six", "half a year", "half year"),
+            ("12", "twelve", "year", "yearly", "annual", "annually"),
+            ("decide", "not sure", "don't know", "dont know", "at the appointment"),
+        ),
         aliases=("review", "review interval", "how often"),
     ),
     Question(

@@ -67,11 +67,15 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
         return None
     preparation = appointment.preparation
     stored: dict[str, Answer] = answers_by_question(preparation) if preparation else {}
-    flags = session.execute(
-        select(SafetyFlag)
-        .where(SafetyFlag.preparation_id == preparation.id)
-        .order_by(SafetyFlag.raised_at.desc())
-    ).scalars() if preparation else []
+    flags = (
+        session.execute(
+            select(SafetyFlag)
+            .where(SafetyFlag.preparation_id == preparation.id)
+            .order_by(SafetyFlag.raised_at.desc())
+        ).scalars()
+        if preparation
+        else []
+    )
     local = ZoneInfo(get_settings().timezone)
     record = Record(
         appointment_id=appointment.id,
@@ -102,7 +106,9 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
             record.sections.append(Section(question.id, question.section, "not_reached"))
         elif answer.skipped:
             record.sections.append(
-                Section(question.id, question.section, "skipped", answered_at=_iso(answer.answered_at))
+                Section(
+                    question.id, question.section, "skipped", answered_at=_iso(answer.answered_at)
+                )
             )
         else:
             record.sections.append(

@@ -101,14 +101,23 @@ def children(model: Path, ports: Ports, endpoints: Path) -> list[Child]:
         Child(
             "rasa",
             rasa_command(
-                "run", "--model", str(model), "--endpoints", str(endpoints),
-                "--credentials", "credentials.yml", "--port", str(ports.rasa),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(ports.rasa),
             ),
             f"http://localhost:{ports.rasa}/",
         ),
         Child(
             "actions",
-            rasa_command("run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)),
+            rasa_command(
+                "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)
+            ),
             f"http://localhost:{ports.actions}/health",
         ),
         Child(

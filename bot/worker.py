@@ -45,7 +45,11 @@ def dispatch_due(session: Session) -> int:
         else:
             message.state = "logged"
             message.sent_at = utcnow()
-            log.info("outbox message %s (%s) logged, not sent: no Twilio account", message.id, message.kind)
+            log.info(
+                "outbox message %s (%s) logged, not sent: no Twilio account",
+                message.id,
+                message.kind,
+            )
         handled += 1
     return handled
 

@@ -1,0 +1,1 @@
+"""The edges of careprep: SMS (Twilio), the web chat bridge and FHIR."""

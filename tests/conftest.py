@@ -104,7 +104,7 @@ def store_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture(scope="session")
-def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator["RasaStack"]:
+def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
     """The trained model served by a real Rasa server and action server, on SQLite."""
     from tests.rasa_stack import RasaStack
 
@@ -118,7 +118,7 @@ def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator["RasaStack"]:
 @pytest.fixture(scope="session")
 def rasa_on_postgres(
     tmp_path_factory: pytest.TempPathFactory, postgres_server: str
-) -> Iterator["RasaStack"]:
+) -> Iterator[RasaStack]:
     """The same stack with PostgreSQL as careprep store and Rasa tracker store."""
     from tests.rasa_stack import RasaStack
 

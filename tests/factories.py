@@ -27,7 +27,9 @@ def book(
     )
     appointment, _ = add_appointment(
         session,
-        NewAppointment(practice=practice, patient_name=name, phone=phone, dob=dob, at=at.isoformat()),
+        NewAppointment(
+            practice=practice, patient_name=name, phone=phone, dob=dob, at=at.isoformat()
+        ),
         "Europe/London",
     )
     return appointment

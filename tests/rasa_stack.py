@@ -77,8 +77,15 @@ class RasaStack:
                 "run", "actions", "--actions", "bot.actions", "--port", str(actions_port)
             ),
             "rasa": rasa_command(
-                "run", "--model", str(self.model), "--endpoints", str(endpoints_file),
-                "--credentials", str(ROOT / "credentials.yml"), "--port", str(self.rasa_port),
+                "run",
+                "--model",
+                str(self.model),
+                "--endpoints",
+                str(endpoints_file),
+                "--credentials",
+                str(ROOT / "credentials.yml"),
+                "--port",
+                str(self.rasa_port),
             ),
         }
         for name, command in commands.items():
@@ -99,9 +106,7 @@ class RasaStack:
                     return
             except OSError:
                 time.sleep(1)
-        logs = "\n".join(
-            path.read_text()[-3000:] for path in sorted(self.workdir.glob("*.log"))
-        )
+        logs = "\n".join(path.read_text()[-3000:] for path in sorted(self.workdir.glob("*.log")))
         self.stop()
         raise RuntimeError(f"{url} did not come up:\n{logs}")
 
@@ -142,13 +147,23 @@ class RasaStack:
             messages = json.loads(response.read())
         return Reply(
             texts=[message.get("text", "") for message in messages],
-            buttons=[[button["title"] for button in message.get("buttons", [])] for message in messages],
+            buttons=[
+                [button["title"] for button in message.get("buttons", [])] for message in messages
+            ],
         )
 
     def export(self, token: str, form: str = "text") -> str:
         result = subprocess.run(
-            [str(Path(sys.executable).with_name("careprep")), "export",
-             str(self.appointment_id(token)), "--format", form],
-            capture_output=True, text=True, env=self.env, check=True,
+            [
+                str(Path(sys.executable).with_name("careprep")),
+                "export",
+                str(self.appointment_id(token)),
+                "--format",
+                form,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            check=True,
         )
         return result.stdout

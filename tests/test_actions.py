@@ -110,7 +110,12 @@ def test_consent_to_start_cannot_be_skipped(token: str, store_env: str) -> None:
 
 def test_back_clears_the_named_answer(token: str) -> None:
     state = tracker(
-        token, "change my goals", None, requested_slot="support", goals=["swim"], goal_list=["swim"],
+        token,
+        "change my goals",
+        None,
+        requested_slot="support",
+        goals=["swim"],
+        goal_list=["swim"],
         what_matters="family",
     )
     slots, said = run(ActionGoBack(), state)

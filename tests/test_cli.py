@@ -31,9 +31,21 @@ def careprep(
 
 def add(database_url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return careprep(
-        database_url, tmp_path, "appointment", "add", "--practice", "Hill Surgery",
-        "--patient-name", "Ann Example", "--phone", "07700 900123", "--dob", "1950-02-03",
-        "--at", IN_A_WEEK, *extra,
+        database_url,
+        tmp_path,
+        "appointment",
+        "add",
+        "--practice",
+        "Hill Surgery",
+        "--patient-name",
+        "Ann Example",
+        "--phone",
+        "07700 900123",
+        "--dob",
+        "1950-02-03",
+        "--at",
+        IN_A_WEEK,
+        *extra,
     )
 
 
@@ -64,8 +76,11 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     args = {
-        "--practice": "Hill Surgery", "--patient-name": "Ann Example",
-        "--phone": "07700 900123", "--dob": "1950-02-03", "--at": IN_A_WEEK,
+        "--practice": "Hill Surgery",
+        "--patient-name": "Ann Example",
+        "--phone": "07700 900123",
+        "--dob": "1950-02-03",
+        "--at": IN_A_WEEK,
     }
     args[flag] = value
     flat = [part for pair in args.items() for part in pair]
@@ -84,18 +99,34 @@ def test_unknown_practitioner_is_refused(tmp_path: Path) -> None:
 
 def test_practitioner_add_then_book_with_them(database_url: str, tmp_path: Path) -> None:
     result = careprep(
-        database_url, tmp_path, "practitioner", "add", "--practice", "Hill Surgery",
-        "--email", "Dr.Lee@Example.org", stdin="correct horse battery\n",
+        database_url,
+        tmp_path,
+        "practitioner",
+        "add",
+        "--practice",
+        "Hill Surgery",
+        "--email",
+        "Dr.Lee@Example.org",
+        stdin="correct horse battery\n",
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["email"] == "dr.lee@example.org"
     booked = add(database_url, tmp_path, "--practitioner", "dr.lee@example.org")
     assert booked.returncode == 0, booked.stderr
-    export = careprep(database_url, tmp_path, "export", str(json.loads(booked.stdout)["appointment_id"]))
+    export = careprep(
+        database_url, tmp_path, "export", str(json.loads(booked.stdout)["appointment_id"])
+    )
     assert "With: dr.lee@example.org" in export.stdout
     short = careprep(
-        database_url, tmp_path, "practitioner", "add", "--practice", "Hill Surgery",
-        "--email", "x@example.org", stdin="short\n",
+        database_url,
+        tmp_path,
+        "practitioner",
+        "add",
+        "--practice",
+        "Hill Surgery",
+        "--email",
+        "x@example.org",
+        stdin="short\n",
     )
     assert short.returncode != 0 and "at least 10 characters" in short.stderr
 
@@ -119,13 +150,17 @@ def test_import_keeps_good_rows_and_reports_bad_ones_by_line(
     assert "clinic.csv line 5: date of birth '1980-13-40'" in result.stderr
     assert "2 rows imported, 2 rejected" in result.stderr
     for row in added:
-        assert careprep(database_url, tmp_path, "export", str(row["appointment_id"])).returncode == 0
+        assert (
+            careprep(database_url, tmp_path, "export", str(row["appointment_id"])).returncode == 0
+        )
 
 
 def test_import_of_a_file_without_the_columns_is_refused(tmp_path: Path) -> None:
     csv_file = tmp_path / "wrong.csv"
     csv_file.write_text("name,mobile\nAnn,07700900123\n")
-    result = careprep(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "appointment", "import", str(csv_file))
+    result = careprep(
+        f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "appointment", "import", str(csv_file)
+    )
     assert result.returncode != 0
     assert "no column practice, patient_name, phone, dob, at" in result.stderr
 

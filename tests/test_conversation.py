@@ -57,7 +57,7 @@ def answer_until(stack: RasaStack, token: str, stop_before: str) -> None:
 def test_a_whole_preparation_is_stored_and_exported(rasa: RasaStack) -> None:
     token = rasa.invite()
     start(rasa, token)
-    for number, (question_id, text) in enumerate(ANSWERS[:-1]):
+    for number, (_, text) in enumerate(ANSWERS[:-1]):
         reply = rasa.say(token, text)
         following = ANSWERS[number + 1][0]
         assert asks(reply.last, following), (text, reply.texts)
@@ -77,8 +77,14 @@ def test_a_whole_preparation_is_stored_and_exported(rasa: RasaStack) -> None:
     assert values["needs"] == ["A longer appointment"]
     text = rasa.export(token)
     for question_id, given in ANSWERS:
-        if question_id in ("what_matters", "going_well", "not_going_well", "good_day",
-                           "questions", "support"):
+        if question_id in (
+            "what_matters",
+            "going_well",
+            "not_going_well",
+            "good_day",
+            "questions",
+            "support",
+        ):
             assert given in text
 
 
@@ -157,7 +163,9 @@ def test_help_lists_the_commands_then_asks_again(rasa: RasaStack, at: str, comma
     assert asks(reply.last, at)
 
 
-@pytest.mark.parametrize(("at", "command"), [("not_going_well", "PAUSE"), ("needs", "carry on later")])
+@pytest.mark.parametrize(
+    ("at", "command"), [("not_going_well", "PAUSE"), ("needs", "carry on later")]
+)
 def test_pause_keeps_progress_and_resumes_at_the_same_question(
     rasa: RasaStack, at: str, command: str
 ) -> None:

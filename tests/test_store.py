@@ -21,9 +21,11 @@ def test_re_answering_updates_the_one_row(database_url: str) -> None:
         preparation = book(session).preparation
         record_answer(session, preparation, "what_matters", "My garden", "My garden")
         record_answer(session, preparation, "what_matters", "My family", "My family")
-        rows = session.execute(
-            select(Answer).where(Answer.preparation_id == preparation.id)
-        ).scalars().all()
+        rows = (
+            session.execute(select(Answer).where(Answer.preparation_id == preparation.id))
+            .scalars()
+            .all()
+        )
         assert [(row.question_id, row.value) for row in rows] == [("what_matters", "My family")]
 
 
@@ -51,9 +53,11 @@ def test_goals_are_replaced_not_added(database_url: str) -> None:
         preparation = book(session).preparation
         record_answer(session, preparation, "goals", ["walk", "sleep"], "sleep")
         record_answer(session, preparation, "goals", ["swim"], "swim")
-        goals = session.execute(
-            select(Goal.text).where(Goal.preparation_id == preparation.id)
-        ).scalars().all()
+        goals = (
+            session.execute(select(Goal.text).where(Goal.preparation_id == preparation.id))
+            .scalars()
+            .all()
+        )
         assert goals == ["swim"]
 
 
@@ -62,7 +66,9 @@ def test_a_half_finished_preparation_is_a_usable_partial_record(database_url: st
         appointment = book(session)
         preparation = appointment.preparation
         record_answer(session, preparation, "consent_start", True, "yes")
-        record_answer(session, preparation, "what_matters", "Seeing my grandson", "Seeing my grandson")
+        record_answer(
+            session, preparation, "what_matters", "Seeing my grandson", "Seeing my grandson"
+        )
         record_skip(session, preparation, "going_well")
         appointment_id = appointment.id
     with session_scope(database_url) as session:

@@ -109,7 +109,9 @@ class ActionGoBack(Action):
             return []
         dispatcher.utter_message(text=f"OK, back to question {position(target)} of {len(FLOW)}.")
         events: list[EventType] = [SlotSet(target, None)]
-        events += [SlotSet(slot, value) for slot, value in slots_after_change(tracker, target).items()]
+        events += [
+            SlotSet(slot, value) for slot, value in slots_after_change(tracker, target).items()
+        ]
         if question(target).kind is Kind.GOALS:
             events.append(SlotSet(GOAL_LIST, []))
         return events

@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot import messages
+from bot.actions.store import with_preparation
 from bot.answers import NOTHING_WORDS, Unreadable, read_answer, read_yes_no
 from bot.commands import normalise
 from bot.preparation import record_answer
@@ -31,7 +32,6 @@ from bot.questionnaire import (
     question,
 )
 from bot.record import readback
-from bot.actions.store import with_preparation
 from bot.store.models import Preparation
 
 FORM = "preparation_form"

@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.actions.preparation_form import GOAL_LIST, INVITED
 from bot import messages
+from bot.actions.preparation_form import GOAL_LIST, INVITED
 from bot.actions.store import with_preparation
 from bot.preparation import record_complete, restart_after_decline, slot_values
 from bot.settings import get_settings
@@ -82,7 +82,11 @@ class ActionFinishPreparation(Action):
             if preparation.status == PreparationStatus.DECLINED:
                 return messages.DECLINED
             if record_complete(preparation):
-                return messages.COMPLETE_SHARED if preparation.consent_to_share else messages.COMPLETE_PRIVATE
+                return (
+                    messages.COMPLETE_SHARED
+                    if preparation.consent_to_share
+                    else messages.COMPLETE_PRIVATE
+                )
             return messages.ALREADY_COMPLETE
 
         closing = await with_preparation(tracker.sender_id, finish)

@@ -15,9 +15,7 @@ from bot.store.models import Preparation
 T = TypeVar("T")
 
 
-async def with_preparation(
-    sender_id: str, work: Callable[[Session, Preparation | None], T]
-) -> T:
+async def with_preparation(sender_id: str, work: Callable[[Session, Preparation | None], T]) -> T:
     """Run ``work`` with the sender's preparation in one transaction, in a worker thread."""
 
     def run() -> T:

@@ -29,9 +29,7 @@ from bot.commands import COMMAND_INTENTS, parse_command
 ANSWER_INTENT = "inform"
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class CommandIntentClassifier(GraphComponent, IntentClassifier):
     """Sets command intents from the command phrase list, and only from it."""
 
@@ -61,7 +59,9 @@ class CommandIntentClassifier(GraphComponent, IntentClassifier):
 def _set_intent(message: Message, name: str) -> None:
     intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
     ranking = [
-        entry for entry in message.get(INTENT_RANKING_KEY) or [] if entry.get(INTENT_NAME_KEY) != name
+        entry
+        for entry in message.get(INTENT_RANKING_KEY) or []
+        if entry.get(INTENT_NAME_KEY) != name
     ]
     message.set(INTENT, intent, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)

@@ -219,4 +219,3 @@ class AuditEvent(Base):
     appointment_id = Column(ForeignKey("appointment.id"), index=True)
     at = Column(UTCDateTime, nullable=False, default=utcnow)
     detail = Column(Text)
-

@@ -1,0 +1,78 @@
+# careprep: `make run` starts everything, `make test` runs every check.
+# Both set up .venv with Python 3.10 first (Rasa 3.6 runs on nothing newer).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+# Python 3.10: $(PYTHON) if given, else python3.10 on PATH if it runs, else pyenv's 3.10.
+PYTHON310 = $(shell \
+	for candidate in "$(PYTHON)" python3.10 "$$(pyenv prefix 3.10 2>/dev/null)/bin/python3.10" \
+	    /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	  [ -n "$$candidate" ] || continue; \
+	  if "$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then \
+	    command -v "$$candidate"; break; \
+	  fi; \
+	done)
+
+.PHONY: help install migrate train run validate lint test test-stories bench clean
+
+help:
+	@echo "make run       set up, migrate, train if needed, start everything (careprep up)"
+	@echo "make test      set up, then lint, validate, pytest and Rasa test stories"
+	@echo "make train     train the Rasa model if models/ has none for the current data"
+	@echo "make validate  rasa data validate (warnings fail)"
+	@echo "make lint      ruff and mypy"
+	@echo "make bench     measure training, model load, reply latency and memory"
+
+$(STAMP): pyproject.toml
+	@python310="$(PYTHON310)"; \
+	if [ -z "$$python310" ]; then \
+	  echo "careprep needs Python 3.10 (Rasa 3.6 supports nothing newer) and none was found." >&2; \
+	  echo "Install it (for example: pyenv install 3.10) or run: make PYTHON=/path/to/python3.10 ..." >&2; \
+	  exit 1; \
+	fi; \
+	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+	  rm -rf $(VENV); echo "Creating $(VENV) with $$python310"; "$$python310" -m venv $(VENV); \
+	fi
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/careprep db upgrade
+
+train: install
+	$(BIN)/python -c "from bot.model import train_if_needed; print(train_if_needed())"
+
+run: migrate train
+	$(BIN)/careprep up
+
+validate: install
+	$(BIN)/rasa data validate --domain domain.yml --data bot/data --config config.yml --fail-on-warnings
+
+lint: install
+	$(BIN)/ruff check bot integrations webapp tests bench
+	$(BIN)/mypy
+
+test-stories: train
+	rm -rf var/test-results
+	$(BIN)/rasa test core --stories tests/stories --model "$$($(BIN)/python -c 'from bot.model import model_path; print(model_path())')" \
+	  --out var/test-results --fail-on-prediction-errors
+
+test: lint validate train
+	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-stories
+
+bench: train
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) models/*.tar.gz var/test-results .pytest_cache .mypy_cache .ruff_cache
