@@ -122,7 +122,7 @@ def children(model: Path, ports: Ports, endpoints: Path) -> list[Child]:
         ),
         Child(
             "web",
-            [python, "-m", "uvicorn", "webapp.app:app", "--port", str(ports.web)],
+            [python, "-m", "uvicorn", "webapp.app:app", "--port", str(ports.web), "--ws", "none"],
             f"http://localhost:{ports.web}/health",
         ),
         Child("worker", [python, "-m", "bot.cli", "worker"], None),

@@ -1,0 +1,107 @@
+"""`careprep up`: everything starts, answers, and stops together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.model import train_if_needed
+from tests.rasa_stack import ROOT, free_port
+
+pytestmark = pytest.mark.rasa
+CAREPREP = str(Path(sys.executable).with_name("careprep"))
+
+
+def up(tmp_path: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    train_if_needed(ROOT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'careprep.db'}",
+        "CAREPREP_VAR_DIR": str(tmp_path / "var"),
+        "CAREPREP_RASA_PORT": str(ports["rasa"]),
+        "CAREPREP_ACTIONS_PORT": str(ports["actions"]),
+        "CAREPREP_WEB_PORT": str(ports["web"]),
+    }
+    return subprocess.Popen(
+        [CAREPREP, "up"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_line(process: subprocess.Popen[str], wanted: str, seconds: float) -> list[str]:
+    seen: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if wanted in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    found.wait(seconds)
+    assert found.is_set(), "".join(seen[-40:])
+    return seen
+
+
+def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    ports = {"rasa": free_port(), "actions": free_port(), "web": free_port()}
+    process = up(tmp_path, ports)
+    try:
+        seen = wait_for_line(process, "careprep is ready.", 240)
+        assert any(f"http://localhost:{ports['web']}/" in line for line in seen)
+        request = urllib.request.Request(
+            f"http://localhost:{ports['rasa']}/webhooks/rest/webhook",
+            data=json.dumps({"sender": "nobody", "message": "hello"}).encode(),
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            reply = json.loads(response.read())
+        assert "can't find an invitation" in reply[0]["text"]
+        assert answers(f"http://localhost:{ports['web']}/health")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+    for port in ports.values():
+        assert not answers(f"http://localhost:{port}/")
+
+
+def test_when_one_process_dies_up_names_it_and_stops_the_rest(tmp_path: Path) -> None:
+    ports = {"rasa": free_port(), "actions": free_port(), "web": free_port()}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["web"]))
+        taken.listen()
+        process = up(tmp_path, ports)
+        try:
+            _, stderr = process.communicate(timeout=180)
+        finally:
+            process.kill()
+    assert process.returncode == 1
+    assert "careprep: the web process stopped" in stderr
+    assert "address already in use" in stderr.lower()
+    time.sleep(1)
+    assert not answers(f"http://localhost:{ports['rasa']}/")
+    assert not answers(f"http://localhost:{ports['actions']}/health")
