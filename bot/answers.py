@@ -104,6 +104,9 @@ NOTHING_WORDS = {
 }
 
 
+MAX_ANSWER_CHARACTERS = 3000
+
+
 class Unreadable(ValueError):
     """A reply that does not answer the question; the message says what to send."""
 
@@ -220,4 +223,9 @@ def read_answer(question: Question, text: str) -> object:
         return read_choices(text, question.options)
     if not text.strip():
         raise Unreadable("I didn't get an answer there.")
+    if len(text) > MAX_ANSWER_CHARACTERS:
+        raise Unreadable(
+            f"That answer is too long for me. Please keep it under {MAX_ANSWER_CHARACTERS:,} "
+            "characters, or send it in shorter parts."
+        )
     return text.strip()

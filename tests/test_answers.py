@@ -85,3 +85,10 @@ def test_single_choice_refuses_other_numbers() -> None:
 def test_free_text_is_kept_verbatim() -> None:
     text = "I want to stop feeling tired <b>all</b> the time"
     assert read_answer(question("what_matters"), f"  {text} ") == text
+
+
+def test_empty_and_huge_answers_are_refused_with_a_reason() -> None:
+    with pytest.raises(Unreadable, match="didn't get an answer"):
+        read_answer(question("going_well"), "   ")
+    with pytest.raises(Unreadable, match="under 3,000 characters"):
+        read_answer(question("going_well"), "x" * 5000)
