@@ -17,6 +17,7 @@ from bot.appointments import (
     import_appointments,
 )
 from bot.record import build_record, to_json, to_text
+from bot.safety.flags import handle_flag, open_flags
 from bot.settings import get_settings
 from bot.store import session_scope
 from bot.store.migrate import upgrade
@@ -91,6 +92,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flags(args: argparse.Namespace) -> int:
+    """List the open safety and identity flags, newest first, or mark one handled."""
+    with session_scope() as session:
+        if args.flags_command == "handle":
+            flag = handle_flag(session, args.flag_id, args.by)
+            print(f"flag {flag.id} handled by {flag.handled_by}")
+            return 0
+        flags = open_flags(session, args.practice)
+        for flag in flags:
+            appointment_id = flag.preparation.appointment_id if flag.preparation else None
+            row = {
+                "flag_id": flag.id,
+                "level": flag.level,
+                "raised_at": flag.raised_at.isoformat(),
+                "appointment_id": appointment_id,
+                "question_id": flag.question_id,
+                "message": flag.message,
+            }
+            if args.format == "json":
+                print(json.dumps(row, ensure_ascii=False))
+            else:
+                print(
+                    f"#{flag.id}  {flag.raised_at:%Y-%m-%d %H:%M}  {flag.level.upper():13}  "
+                    f"appointment {appointment_id}  {flag.message!r}"
+                )
+        if not flags and args.format == "text":
+            print("no open flags")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the Rasa server, the action server, the web app and the worker."""
     from bot.supervisor import run_everything
@@ -145,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("appointment_id", type=int)
     export.add_argument("--format", choices=("text", "json"), default="text")
     export.set_defaults(run=cmd_export)
+
+    flags = commands.add_parser("flags", help="open safety and identity flags, newest first")
+    flags.add_argument("--practice", help="only this practice's flags")
+    flags.add_argument("--format", choices=("text", "json"), default="text")
+    flags.set_defaults(run=cmd_flags, flags_command=None)
+    handle = flags.add_subparsers(dest="flags_command").add_parser(
+        "handle", help="mark a flag handled"
+    )
+    handle.add_argument("flag_id", type=int)
+    handle.add_argument("--by", required=True, help="email of who handled it")
 
     worker = commands.add_parser("worker", help="send due messages")
     worker.add_argument("--once", action="store_true", help="send what is due, then exit")

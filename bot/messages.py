@@ -17,7 +17,7 @@ INTRODUCTION = (
 WELCOME_BACK = "Welcome back. Let's carry on where you left off."
 NO_INVITATION = (
     "Sorry, I can't find an invitation for this conversation. Please use the link in the "
-    "message from your practice, or contact your practice."
+    "message from your practice, or contact your practice. " + URGENT_HELP
 )
 WHY_PREPARE = (
     "Thinking about what matters to you before your appointment helps you and your care "
@@ -46,3 +46,23 @@ ANYTHING_ELSE_GOAL = (
     "Thank you. Is there anything else you would like to do or change? "
     "Tell me, or reply NO to move on."
 )
+
+SAFETY_REPLIES = {
+    "emergency": (
+        "This could be an emergency. If it is happening now, call 999 now. "
+        "Do not wait for a reply: these messages are not read in real time. "
+        "We will let your practice know."
+    ),
+    "mental_health": (
+        "I'm sorry you are feeling like this. If you are in danger now, call 999. "
+        "For urgent mental health help, call NHS 111 and choose option 2. "
+        "You can talk to Samaritans any time, free, on 116 123. "
+        "These messages are not read in real time. We will let your practice know."
+    ),
+    "urgent": (
+        "If you need medical help soon, go to 111.nhs.uk or call NHS 111. "
+        "If it gets worse or you feel very unwell, call 999. "
+        "These messages are not read in real time. We will let your practice know."
+    ),
+}
+SAFETY_PAUSE = "Your answers so far are saved. When you are ready, message me and we will carry on."

@@ -190,3 +190,57 @@ def test_usage_errors_exit_non_zero(tmp_path: Path) -> None:
     result = careprep(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "export", "abc")
     assert result.returncode != 0
     assert "invalid int value" in result.stderr
+
+
+def test_flags_newest_first_by_practice_and_handled_once(database_url: str, tmp_path: Path) -> None:
+    from bot.safety import Level
+    from bot.safety.flags import raise_flag
+    from bot.store import session_scope
+    from tests.factories import book
+
+    with session_scope(database_url) as session:
+        hill = book(session, practice="Hill Surgery").preparation
+        vale = book(session, practice="Vale Practice", phone="07700 900999").preparation
+        first = raise_flag(session, hill, Level.URGENT, "I fell over", "going_well").id
+        second = raise_flag(session, hill, Level.EMERGENCY, "I can't breathe", None).id
+        other = raise_flag(session, vale, Level.MENTAL_HEALTH, "I want to die", "goals").id
+
+    listed = careprep(
+        database_url, tmp_path, "flags", "--practice", "Hill Surgery", "--format", "json"
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [row["flag_id"] for row in rows] == [second, first]
+    assert rows[0]["level"] == "emergency" and rows[0]["message"] == "I can't breathe"
+    text = careprep(database_url, tmp_path, "flags").stdout
+    assert f"#{other}" in text and "MENTAL_HEALTH" in text
+
+    handled = careprep(
+        database_url, tmp_path, "flags", "handle", str(second), "--by", "Dr.Lee@example.org"
+    )
+    assert handled.returncode == 0
+    assert handled.stdout.strip() == f"flag {second} handled by dr.lee@example.org"
+    again = careprep(
+        database_url, tmp_path, "flags", "handle", str(second), "--by", "x@example.org"
+    )
+    assert again.returncode != 0
+    assert "already handled by dr.lee@example.org" in again.stderr
+    remaining = careprep(
+        database_url, tmp_path, "flags", "--practice", "Hill Surgery", "--format", "json"
+    )
+    assert [json.loads(line)["flag_id"] for line in remaining.stdout.splitlines()] == [first]
+
+    export = careprep(database_url, tmp_path, "export", str(rows[0]["appointment_id"]))
+    assert export.stdout.index("SAFETY FLAGS") < export.stdout.index("What matters to me")
+    assert "emergency: I can't breathe" in export.stdout
+    assert "(handled by dr.lee@example.org)" in export.stdout
+    assert "urgent: I fell over" in export.stdout and "(OPEN)" in export.stdout
+
+
+def test_flags_errors(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert careprep(url, tmp_path, "flags").stdout.strip() == "no open flags"
+    unknown = careprep(url, tmp_path, "flags", "handle", "42", "--by", "a@example.org")
+    assert unknown.returncode != 0 and "there is no flag 42" in unknown.stderr
+    practice = careprep(url, tmp_path, "flags", "--practice", "Nowhere")
+    assert practice.returncode != 0 and "no practice called 'Nowhere'" in practice.stderr

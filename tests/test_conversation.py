@@ -230,10 +230,8 @@ def test_saying_no_at_the_start_asks_nothing_more(rasa: RasaStack) -> None:
 
 def test_an_unknown_sender_is_told_politely_and_asked_nothing(rasa: RasaStack) -> None:
     reply = rasa.say("somebody-else", "hello")
-    assert reply.texts == [
-        "Sorry, I can't find an invitation for this conversation. Please use the link in the "
-        "message from your practice, or contact your practice."
-    ]
+    assert reply.texts == [messages.NO_INVITATION]
+    assert "not read in real time" in reply.texts[0]
 
 
 def test_a_finished_preparation_can_be_changed_later(rasa: RasaStack) -> None:
@@ -274,3 +272,71 @@ def test_resume_after_every_process_restarted(rasa: RasaStack) -> None:
     values = {section["question_id"]: section["value"] for section in record["sections"]}
     assert values["what_matters"] == "My grandchildren and my garden"
     assert values["going_well"] == "Painting with my grandson"
+
+
+@pytest.mark.parametrize("at", ["what_matters", "support"])
+def test_an_emergency_inside_an_answer_is_signposted_first_and_flagged(
+    rasa: RasaStack, at: str
+) -> None:
+    token = rasa.invite()
+    start(rasa, token)
+    answer_until(rasa, token, at)
+    said = "My family. But I've had chest pain all morning and my arm feels numb"
+    reply = rasa.say(token, said)
+    assert reply.texts[0] == messages.SAFETY_REPLIES["emergency"]
+    assert reply.texts[1] == messages.SAFETY_PAUSE
+    record = json.loads(rasa.export(token, "json"))
+    (flag,) = record["safety_flags"]
+    assert flag["level"] == "emergency" and flag["message"] == said
+    assert {s["question_id"]: s["value"] for s in record["sections"]}[at] == said
+    reply = rasa.say(token, "hello")
+    assert reply.texts[0] == messages.WELCOME_BACK
+    assert not asks(reply.last, at)
+    assert reply.last.startswith(f"Question {position(at) + 1} of 14")
+    assert rasa.export(token).index("SAFETY FLAGS") < rasa.export(token).index("What matters to me")
+
+
+def test_an_urgent_concern_is_signposted_and_the_questions_go_on(rasa: RasaStack) -> None:
+    token = rasa.invite()
+    start(rasa, token)
+    answer_until(rasa, token, "not_going_well")
+    reply = rasa.say(token, "I've been vomiting all day and can't keep water down")
+    assert reply.texts[0] == messages.SAFETY_REPLIES["urgent"]
+    assert asks(reply.last, "good_day")
+
+
+def test_a_crisis_at_a_yes_no_question_is_signposted_and_nothing_else_is_asked(
+    rasa: RasaStack,
+) -> None:
+    token = rasa.invite()
+    start(rasa, token)
+    reply = rasa.say(token, "i dont want to be here anymore")
+    assert reply.texts == [messages.SAFETY_REPLIES["mental_health"], messages.SAFETY_PAUSE]
+    assert "116 123" in reply.texts[0] and "option 2" in reply.texts[0]
+    assert json.loads(rasa.export(token, "json"))["safety_flags"][0]["level"] == "mental_health"
+
+
+def test_a_concern_outside_the_questions_and_from_a_stranger(rasa: RasaStack) -> None:
+    token = rasa.invite()
+    start(rasa, token)
+    rasa.say(token, "pause")
+    reply = rasa.say(token, "my husband has collapsed")
+    assert reply.texts == [messages.SAFETY_REPLIES["emergency"]]
+    assert json.loads(rasa.export(token, "json"))["safety_flags"][0]["message"] == (
+        "my husband has collapsed"
+    )
+    reply = rasa.say("not-invited", "I want to kill myself")
+    assert reply.texts == [messages.SAFETY_REPLIES["mental_health"]]
+
+
+def test_every_trigger_phrase_gets_its_reply_over_rest(rasa: RasaStack) -> None:
+    from tests.test_safety import TRIGGERS
+
+    token = rasa.invite()
+    start(rasa, token)
+    rasa.say(token, "yes")
+    for level, text in TRIGGERS:
+        reply = rasa.say(token, text)
+        assert reply.texts[0] == messages.SAFETY_REPLIES[level.value], text
+    flags = json.loads(rasa.export(token, "json"))["safety_flags"]
+    assert len(flags) == len(TRIGGERS)

@@ -3,6 +3,6 @@
 Actions are thin: they read the turn, call one domain function and return events.
 """
 
-from bot.actions import commands, preparation_form, session
+from bot.actions import commands, preparation_form, safety, session
 
-__all__ = ["commands", "preparation_form", "session"]
+__all__ = ["commands", "preparation_form", "safety", "session"]

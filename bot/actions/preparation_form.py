@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot import messages
+from bot.actions.safety import SAFETY_PAUSE, STOPPING_LEVELS, concern_in, respond_to_concern
 from bot.actions.store import with_preparation
 from bot.answers import NOTHING_WORDS, Unreadable, read_answer, read_yes_no
 from bot.commands import normalise
@@ -108,24 +109,40 @@ class ValidatePreparationForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        """Ask nothing without an invitation, or after the patient said no at the start."""
-        if not tracker.get_slot(INVITED) or tracker.get_slot("consent_start") is False:
+        """Ask nothing without an invitation, after a no at the start, or after a concern."""
+        if (
+            not tracker.get_slot(INVITED)
+            or tracker.get_slot("consent_start") is False
+            or tracker.get_slot(SAFETY_PAUSE)
+        ):
             return []
         return domain_slots
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Validate the reply to the question asked, and store it if it answers it."""
+        """Check the reply for a safety concern first, then store it if it answers the question."""
         requested = tracker.get_slot("requested_slot")
         text = tracker.slots_to_validate().get(requested)
         if requested not in FLOW_IDS or not isinstance(text, str):
             return []
+        concern = concern_in(tracker)
 
         def check(session: Session, preparation: Preparation | None) -> dict[str, Any]:
-            return self.check_answer(
-                session, preparation, question(requested), text, dispatcher, tracker
+            if concern is not None:
+                respond_to_concern(session, preparation, concern, text, requested, dispatcher)
+            changes = self.check_answer(
+                session,
+                preparation,
+                question(requested),
+                text,
+                dispatcher,
+                tracker,
+                quiet=concern is not None,
             )
+            if concern in STOPPING_LEVELS:
+                changes[SAFETY_PAUSE] = True
+            return changes
 
         changes = await with_preparation(tracker.sender_id, check)
         return [SlotSet(slot, value) for slot, value in changes.items()]
@@ -138,8 +155,12 @@ class ValidatePreparationForm(FormValidationAction):
         text: str,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
+        quiet: bool = False,
     ) -> dict[str, Any]:
-        """Return the slot changes for one reply; store it when it answers the question."""
+        """Return the slot changes for one reply; store it when it answers the question.
+
+        ``quiet`` leaves out the "please reply..." hint (after a safety reply).
+        """
         if preparation is None:
             return {asked.id: None}
         if asked.kind is Kind.GOALS:
@@ -149,7 +170,8 @@ class ValidatePreparationForm(FormValidationAction):
         try:
             value = read_answer(asked, text)
         except Unreadable as problem:
-            dispatcher.utter_message(text=f"{problem} {asked.reason}")
+            if not quiet:
+                dispatcher.utter_message(text=f"{problem} {asked.reason}")
             return {asked.id: None}
         record_answer(session, preparation, asked.id, value, text)
         return {asked.id: value, **slots_after_change(tracker, asked.id)}

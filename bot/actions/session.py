@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.actions.preparation_form import GOAL_LIST, INVITED
+from bot.actions.safety import SAFETY_PAUSE
 from bot.actions.store import with_preparation
 from bot.preparation import record_complete, restart_after_decline, slot_values
 from bot.settings import get_settings
@@ -59,6 +60,7 @@ class ActionStartPreparation(Action):
         goals = values.get("goals")
         return [
             SlotSet(INVITED, True),
+            SlotSet(SAFETY_PAUSE, False),
             SlotSet(GOAL_LIST, goals if isinstance(goals, list) else []),
             *(SlotSet(slot, value) for slot, value in values.items()),
         ]
@@ -75,6 +77,9 @@ class ActionFinishPreparation(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Mark the preparation complete and say what happens next."""
+        if tracker.get_slot(SAFETY_PAUSE):
+            dispatcher.utter_message(text=messages.SAFETY_PAUSE)
+            return [SlotSet(SAFETY_PAUSE, False)]
 
         def finish(session: Session, preparation: Preparation | None) -> str | None:
             if preparation is None:

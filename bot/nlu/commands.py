@@ -15,18 +15,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import (
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
-    TEXT,
-)
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.commands import COMMAND_INTENTS, parse_command
-
-ANSWER_INTENT = "inform"
+from bot.nlu import ANSWER_INTENT, predicted_intent, set_intent
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -48,20 +41,8 @@ class CommandIntentClassifier(GraphComponent, IntentClassifier):
         """Override the trained intent where the command list decides otherwise."""
         for message in messages:
             command = parse_command(message.get(TEXT))
-            predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             if command is not None:
-                _set_intent(message, command.intent)
-            elif predicted in COMMAND_INTENTS:
-                _set_intent(message, ANSWER_INTENT)
+                set_intent(message, command.intent)
+            elif predicted_intent(message) in COMMAND_INTENTS:
+                set_intent(message, ANSWER_INTENT)
         return messages
-
-
-def _set_intent(message: Message, name: str) -> None:
-    intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-    ranking = [
-        entry
-        for entry in message.get(INTENT_RANKING_KEY) or []
-        if entry.get(INTENT_NAME_KEY) != name
-    ]
-    message.set(INTENT, intent, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
