@@ -7,6 +7,7 @@ plain-English hint that is sent back before the question is asked again.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from bot.commands import normalise
 from bot.questionnaire import Kind, Question
@@ -211,10 +212,73 @@ def read_choice(
     raise Unreadable(f"Please reply {choices} or {len(options)}.")
 
 
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{2}|\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_PACKED_DATE = re.compile(r"^(\d{2})(\d{2})(\d{4})$")
+_WORDS_DATE = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?(?: of)? ([a-z]+),? (\d{2}|\d{4})$")
+_US_WORDS_DATE = re.compile(r"^([a-z]+) (\d{1,2})(?:st|nd|rd|th)?,? (\d{2}|\d{4})$")
+
+
+def _full_year(year: str, today: date) -> int:
+    if len(year) == 4:
+        return int(year)
+    candidate = 2000 + int(year)
+    return candidate if candidate <= today.year else 1900 + int(year)
+
+
+def read_date_of_birth(text: str, today: date | None = None) -> date:
+    """Read a date of birth in the usual UK ways: 31/01/1950, 31.1.50, 31 Jan 1950, 1950-01-31."""
+    today = today or date.today()
+    folded = normalise(text)
+    parts: tuple[str, str | int, str] | None = None
+    if match := _ISO_DATE.match(folded):
+        parts = (match.group(3), match.group(2), match.group(1))
+    elif match := _NUMERIC_DATE.match(folded) or _PACKED_DATE.match(folded):
+        parts = (match.group(1), match.group(2), match.group(3))
+    elif (match := _WORDS_DATE.match(folded)) and match.group(2) in MONTHS:
+        parts = (match.group(1), MONTHS[match.group(2)], match.group(3))
+    elif (match := _US_WORDS_DATE.match(folded)) and match.group(1) in MONTHS:
+        parts = (match.group(2), MONTHS[match.group(1)], match.group(3))
+    hint = "Please send your date of birth like this: 31/01/1950."
+    if parts is None:
+        raise Unreadable(hint)
+    day, month, year = parts
+    try:
+        born = date(_full_year(str(year), today), int(month), int(day))
+    except ValueError as problem:
+        raise Unreadable(f"That date does not exist. {hint}") from problem
+    if born > today:
+        raise Unreadable(f"That date is in the future. {hint}")
+    return born
+
+
 def read_answer(question: Question, text: str) -> object:
     """Return the stored value of a reply to ``question``, or raise ``Unreadable``."""
     if question.kind is Kind.YES_NO:
         return read_yes_no(text)
+    if question.kind is Kind.DATE:
+        return read_date_of_birth(text)
     if question.kind is Kind.SCALE:
         return read_scale(text)
     if question.kind is Kind.CHOICE:

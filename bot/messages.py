@@ -66,3 +66,23 @@ SAFETY_REPLIES = {
     ),
 }
 SAFETY_PAUSE = "Your answers so far are saved. When you are ready, message me and we will carry on."
+
+SMS_GREETING = (
+    "Hello, this is careprep. We help you get ready for your care planning appointment. "
+    + URGENT_HELP
+)
+NOT_FOUND_BY_SMS = (
+    "Sorry, we can't find an appointment for you to prepare for. "
+    "If you think this is wrong, please contact your practice. " + URGENT_HELP
+)
+IDENTITY_CONFIRMED = "Thank you, that matches our records."
+IDENTITY_WRONG = "Sorry, that does not match our records. You have {tries} more {tries_word} left."
+IDENTITY_LOCKED = (
+    "Sorry, we could not confirm who you are, so we have stopped here. "
+    "We have told your practice, and they will contact you. " + URGENT_HELP
+)
+OPTED_IN = (
+    "You will get text messages from careprep again. "
+    "Reply HI to carry on getting ready for your appointment."
+)
+EMPTY_SMS = "Sorry, that message was empty. Reply HELP to see what you can say."

@@ -6,11 +6,14 @@ Nothing here knows about Rasa; the actions call these functions once per turn.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import messages
 from bot.questionnaire import FLOW_IDS, Kind, question
+from bot.settings import get_settings
 from bot.store.models import Answer, Goal, Preparation, PreparationStatus, utcnow
 
 SKIPPED = "__skipped__"
@@ -130,3 +133,17 @@ def slot_values(preparation: Preparation) -> dict[str, Any]:
         else:
             values[question_id] = answer.value
     return values
+
+
+def appointment_words(preparation: Preparation) -> str:
+    """Return the appointment time as a patient reads it ("Tuesday 1 December at 10:30")."""
+    local = preparation.appointment.starts_at.astimezone(ZoneInfo(get_settings().timezone))
+    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
+
+
+def introduction(preparation: Preparation) -> str:
+    """Return the first message: who it is from, when the appointment is, what this is for."""
+    return messages.INTRODUCTION.format(
+        practice=preparation.appointment.practice.name,
+        appointment=appointment_words(preparation),
+    )

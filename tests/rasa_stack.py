@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from twilio.request_validator import RequestValidator
 
 from bot.model import rasa_command, train_if_needed
 from bot.store import session_scope
@@ -22,6 +27,11 @@ from tests.factories import book
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 240
+TWILIO_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC_URL = "https://careprep.example.org"
+"""Where Twilio thinks the server is (behind a proxy); requests are signed for this URL."""
+SMS_WEBHOOK = "/webhooks/sms/webhook"
+_MESSAGE_SIDS = itertools.count(1)
 
 
 def free_port() -> int:
@@ -46,6 +56,33 @@ class Reply:
 
 
 @dataclass
+class SmsReply:
+    """What Twilio gets back from the SMS webhook."""
+
+    status: int
+    body: str
+
+    @property
+    def texts(self) -> list[str]:
+        if self.status != 200:
+            return []
+        return [message.text or "" for message in ElementTree.fromstring(self.body).iter("Message")]
+
+    @property
+    def last(self) -> str:
+        return self.texts[-1] if self.texts else ""
+
+
+def new_message_sid() -> str:
+    return f"SM{next(_MESSAGE_SIDS):032x}"
+
+
+def sign(params: dict[str, str], url: str = PUBLIC_URL + SMS_WEBHOOK) -> str:
+    """Sign a webhook request exactly as Twilio does."""
+    return str(RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(url, params))
+
+
+@dataclass
 class RasaStack:
     """The two Rasa processes of careprep, started from the real command lines."""
 
@@ -63,6 +100,8 @@ class RasaStack:
             "CAREPREP_VAR_DIR": str(self.workdir / "var"),
             "CAREPREP_WEB_URL": "http://careprep.test",
             "RASA_TELEMETRY_ENABLED": "false",
+            "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+            "PUBLIC_URL": PUBLIC_URL,
         }
 
     def start(self) -> None:
@@ -150,6 +189,58 @@ class RasaStack:
             buttons=[
                 [button["title"] for button in message.get("buttons", [])] for message in messages
             ],
+        )
+
+    def post_sms(self, params: dict[str, str], signature: str | None = None) -> SmsReply:
+        """POST form fields to the SMS webhook, with the given X-Twilio-Signature (if any)."""
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.rasa_port}{SMS_WEBHOOK}",
+            data=urllib.parse.urlencode(params).encode(),
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return SmsReply(response.status, response.read().decode())
+        except urllib.error.HTTPError as refused:
+            return SmsReply(refused.code, refused.read().decode())
+
+    def sms(self, phone: str, body: str, message_sid: str | None = None) -> SmsReply:
+        """Send a text from a phone, signed as Twilio signs it."""
+        params = {
+            "From": phone,
+            "To": "+447700900000",
+            "Body": body,
+            "MessageSid": message_sid or new_message_sid(),
+            "AccountSid": "AC" + "0" * 32,
+            "NumMedia": "0",
+        }
+        return self.post_sms(params, sign(params))
+
+    def export_by_appointment(self, appointment_id: int, form: str = "text") -> str:
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("careprep")),
+                "export",
+                str(appointment_id),
+                "--format",
+                form,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            check=True,
+        )
+        return result.stdout
+
+    def careprep(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("careprep")), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
         )
 
     def export(self, token: str, form: str = "text") -> str:

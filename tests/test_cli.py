@@ -201,9 +201,9 @@ def test_flags_newest_first_by_practice_and_handled_once(database_url: str, tmp_
     with session_scope(database_url) as session:
         hill = book(session, practice="Hill Surgery").preparation
         vale = book(session, practice="Vale Practice", phone="07700 900999").preparation
-        first = raise_flag(session, hill, Level.URGENT, "I fell over", "going_well").id
-        second = raise_flag(session, hill, Level.EMERGENCY, "I can't breathe", None).id
-        other = raise_flag(session, vale, Level.MENTAL_HEALTH, "I want to die", "goals").id
+        first = raise_flag(session, hill, Level.URGENT.value, "I fell over", "going_well").id
+        second = raise_flag(session, hill, Level.EMERGENCY.value, "I can't breathe", None).id
+        other = raise_flag(session, vale, Level.MENTAL_HEALTH.value, "I want to die", "goals").id
 
     listed = careprep(
         database_url, tmp_path, "flags", "--practice", "Hill Surgery", "--format", "json"

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from bot.commands import COMMAND_INTENTS, parse_command
-from bot.questionnaire import FLOW, FLOW_IDS
+from bot.questionnaire import FLOW_IDS, QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -18,11 +18,11 @@ def examples(intent: str) -> list[str]:
 
 
 def test_form_asks_the_questionnaire_in_order() -> None:
-    assert DOMAIN["forms"]["preparation_form"]["required_slots"] == list(FLOW_IDS)
+    assert DOMAIN["forms"]["preparation_form"]["required_slots"] == ["identity", *FLOW_IDS]
 
 
 def test_every_question_has_an_ask_action_and_a_slot_for_its_own_turn() -> None:
-    for question in FLOW:
+    for question in QUESTIONS:
         assert f"action_ask_{question.id}" in DOMAIN["actions"]
         (mapping,) = DOMAIN["slots"][question.id]["mappings"]
         assert mapping["type"] == "from_text"

@@ -15,15 +15,15 @@ from bot.actions.preparation_form import GOAL_LIST, slots_after_change
 from bot.actions.store import with_preparation
 from bot.commands import parse_command
 from bot.preparation import SKIPPED, record_answer, record_pause, record_skip
-from bot.questionnaire import FLOW, FLOW_IDS, Kind, position, question
+from bot.questionnaire import FLOW, FLOW_IDS, QUESTIONS_BY_ID, Kind, position, question
 from bot.store.models import Preparation
 
-UNSKIPPABLE = ("consent_start",)
+UNSKIPPABLE = ("identity", "consent_start")
 
 
 def _requested(tracker: Tracker) -> str | None:
     requested = tracker.get_slot("requested_slot")
-    return requested if requested in FLOW_IDS else None
+    return requested if requested in QUESTIONS_BY_ID else None
 
 
 class ActionExplainQuestion(Action):
@@ -60,7 +60,7 @@ class ActionSkipQuestion(Action):
         if requested is None:
             return []
         if requested in UNSKIPPABLE:
-            dispatcher.utter_message(text="Please reply YES or NO to this one.")
+            dispatcher.utter_message(text="Sorry, this one can't be skipped.")
             return []
         goals = tracker.get_slot(GOAL_LIST) or []
 
@@ -98,7 +98,9 @@ class ActionGoBack(Action):
         answered = [qid for qid in FLOW_IDS if tracker.get_slot(qid) is not None]
         target = command.target if command else None
         if target is None:
-            before = FLOW_IDS[: FLOW_IDS.index(requested)] if requested else FLOW_IDS
+            before = FLOW_IDS[: FLOW_IDS.index(requested)] if requested in FLOW_IDS else ()
+            if requested is None:
+                before = FLOW_IDS
             earlier = [qid for qid in before if qid in answered]
             target = earlier[-1] if earlier else None
         if target is None:
@@ -135,6 +137,6 @@ class ActionPausePreparation(Action):
 
         await with_preparation(tracker.sender_id, pause)
         requested = _requested(tracker)
-        where = f" from question {position(requested)}" if requested else ""
+        where = f" from question {position(requested)}" if requested in FLOW_IDS else ""
         dispatcher.utter_message(text=messages.PAUSED.format(where=where))
         return []

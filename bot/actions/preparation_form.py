@@ -17,14 +17,22 @@ from sqlalchemy.orm import Session
 from bot import messages
 from bot.actions.safety import SAFETY_PAUSE, STOPPING_LEVELS, concern_in, respond_to_concern
 from bot.actions.store import with_preparation
-from bot.answers import NOTHING_WORDS, Unreadable, read_answer, read_yes_no
+from bot.answers import (
+    NOTHING_WORDS,
+    Unreadable,
+    read_answer,
+    read_date_of_birth,
+    read_yes_no,
+)
 from bot.commands import normalise
-from bot.preparation import record_answer
+from bot.identity import check_date_of_birth
+from bot.preparation import introduction, record_answer
 from bot.questionnaire import (
     EDITABLE,
     FLOW,
     FLOW_IDS,
     MAX_GOALS,
+    QUESTIONS,
     Kind,
     Question,
     find_by_alias,
@@ -38,6 +46,9 @@ from bot.store.models import Preparation
 FORM = "preparation_form"
 GOAL_LIST = "goal_list"
 INVITED = "invited"
+IDENTITY = "identity"
+IDENTITY_LOCKED = "identity_locked"
+SMS = "sms"
 
 
 def slots_after_change(tracker: Tracker, question_id: str) -> dict[str, Any]:
@@ -74,9 +85,9 @@ class AskQuestion(Action, ABC):
             if asked.kind in (Kind.YES_NO, Kind.CHOICE)
             else []
         )
-        dispatcher.utter_message(
-            text=f"Question {position(asked.id)} of {len(FLOW)}: {text}", buttons=buttons
-        )
+        if asked.in_flow:
+            text = f"Question {position(asked.id)} of {len(FLOW)}: {text}"
+        dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
 
@@ -92,7 +103,7 @@ def _ask_action(flow_question: Question) -> type[AskQuestion]:
     )
 
 
-ASK_ACTIONS = [_ask_action(flow_question) for flow_question in FLOW]
+ASK_ACTIONS = [_ask_action(each) for each in QUESTIONS]
 
 
 class ValidatePreparationForm(FormValidationAction):
@@ -109,14 +120,21 @@ class ValidatePreparationForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        """Ask nothing without an invitation, after a no at the start, or after a concern."""
+        """Ask the questions; by SMS the date-of-birth check comes first.
+
+        Nothing is asked without an invitation, after a no at the start, after
+        a safety concern (until the patient writes again) or after a failed check.
+        """
         if (
             not tracker.get_slot(INVITED)
             or tracker.get_slot("consent_start") is False
             or tracker.get_slot(SAFETY_PAUSE)
+            or tracker.get_slot(IDENTITY_LOCKED)
         ):
             return []
-        return domain_slots
+        if tracker.get_latest_input_channel() == SMS and tracker.get_slot(IDENTITY) is not True:
+            return [IDENTITY, *FLOW_IDS]
+        return list(FLOW_IDS)
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -124,7 +142,7 @@ class ValidatePreparationForm(FormValidationAction):
         """Check the reply for a safety concern first, then store it if it answers the question."""
         requested = tracker.get_slot("requested_slot")
         text = tracker.slots_to_validate().get(requested)
-        if requested not in FLOW_IDS or not isinstance(text, str):
+        if requested not in (IDENTITY, *FLOW_IDS) or not isinstance(text, str):
             return []
         concern = concern_in(tracker)
 
@@ -163,6 +181,8 @@ class ValidatePreparationForm(FormValidationAction):
         """
         if preparation is None:
             return {asked.id: None}
+        if asked.kind is Kind.DATE:
+            return self.check_identity(session, preparation, text, dispatcher, quiet)
         if asked.kind is Kind.GOALS:
             return self.check_goal(session, preparation, text, tracker)
         if asked.kind is Kind.CONFIRM:
@@ -175,6 +195,38 @@ class ValidatePreparationForm(FormValidationAction):
             return {asked.id: None}
         record_answer(session, preparation, asked.id, value, text)
         return {asked.id: value, **slots_after_change(tracker, asked.id)}
+
+    @staticmethod
+    def check_identity(
+        session: Session,
+        preparation: Preparation,
+        text: str,
+        dispatcher: CollectingDispatcher,
+        quiet: bool,
+    ) -> dict[str, Any]:
+        """Check the date of birth; introduce the appointment only once it matches."""
+        try:
+            born = read_date_of_birth(text)
+        except Unreadable as problem:
+            if not quiet:
+                dispatcher.utter_message(text=str(problem))
+            return {IDENTITY: None}
+        result = check_date_of_birth(session, preparation, born)
+        if result.confirmed:
+            dispatcher.utter_message(text=messages.IDENTITY_CONFIRMED)
+            dispatcher.utter_message(
+                text=messages.WELCOME_BACK if preparation.answers else introduction(preparation)
+            )
+            return {IDENTITY: True}
+        if result.locked:
+            dispatcher.utter_message(text=messages.IDENTITY_LOCKED)
+            return {IDENTITY: None, IDENTITY_LOCKED: True}
+        dispatcher.utter_message(
+            text=messages.IDENTITY_WRONG.format(
+                tries=result.tries_left, tries_word="try" if result.tries_left == 1 else "tries"
+            )
+        )
+        return {IDENTITY: None}
 
     @staticmethod
     def check_goal(

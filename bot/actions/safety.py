@@ -35,7 +35,7 @@ def respond_to_concern(
     """Send the signposting for a concern and flag it for the patient's practice."""
     dispatcher.utter_message(text=messages.SAFETY_REPLIES[level.value])
     if preparation is not None:
-        raise_flag(session, preparation, level, text, question_id)
+        raise_flag(session, preparation, level.value, text, question_id)
 
 
 class ActionSafetyNetting(Action):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-from zoneinfo import ZoneInfo
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,18 +9,12 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot import messages
-from bot.actions.preparation_form import GOAL_LIST, INVITED
+from bot.actions.preparation_form import GOAL_LIST, IDENTITY_LOCKED, INVITED, SMS
 from bot.actions.safety import SAFETY_PAUSE
 from bot.actions.store import with_preparation
-from bot.preparation import record_complete, restart_after_decline, slot_values
-from bot.settings import get_settings
+from bot.identity import is_locked
+from bot.preparation import introduction, record_complete, restart_after_decline, slot_values
 from bot.store.models import Preparation, PreparationStatus
-
-
-def appointment_words(preparation: Preparation) -> str:
-    """Return the appointment time as a patient reads it ("Tuesday 1 December at 10:30")."""
-    local = preparation.appointment.starts_at.astimezone(ZoneInfo(get_settings().timezone))
-    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
 
 
 class ActionStartPreparation(Action):
@@ -37,33 +28,37 @@ class ActionStartPreparation(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Introduce the preparation, or welcome the patient back to where they were."""
+        by_sms = tracker.get_latest_input_channel() == SMS
 
-        def start(session: Session, preparation: Preparation | None) -> dict[str, Any] | None:
+        def start(session: Session, preparation: Preparation | None) -> list[EventType]:
             if preparation is None:
-                return None
-            restart_after_decline(session, preparation)
-            if preparation.status == PreparationStatus.NOT_STARTED and not preparation.answers:
                 dispatcher.utter_message(
-                    text=messages.INTRODUCTION.format(
-                        practice=preparation.appointment.practice.name,
-                        appointment=appointment_words(preparation),
-                    )
+                    text=messages.NOT_FOUND_BY_SMS if by_sms else messages.NO_INVITATION
                 )
+                return [SlotSet(INVITED, False)]
+            if by_sms and is_locked(preparation):
+                dispatcher.utter_message(text=messages.IDENTITY_LOCKED)
+                return [SlotSet(INVITED, True), SlotSet(IDENTITY_LOCKED, True)]
+            restart_after_decline(session, preparation)
+            confirmed = preparation.identity_verified_at is not None
+            if by_sms and not confirmed:
+                dispatcher.utter_message(text=messages.SMS_GREETING)
+            elif preparation.status == PreparationStatus.NOT_STARTED and not preparation.answers:
+                dispatcher.utter_message(text=introduction(preparation))
             elif preparation.status != PreparationStatus.COMPLETE:
                 dispatcher.utter_message(text=messages.WELCOME_BACK)
-            return slot_values(preparation)
+            values = slot_values(preparation)
+            goals = values.get("goals")
+            return [
+                SlotSet(INVITED, True),
+                SlotSet(SAFETY_PAUSE, False),
+                SlotSet(IDENTITY_LOCKED, False),
+                SlotSet("identity", True if confirmed else None),
+                SlotSet(GOAL_LIST, goals if isinstance(goals, list) else []),
+                *(SlotSet(slot, value) for slot, value in values.items()),
+            ]
 
-        values = await with_preparation(tracker.sender_id, start)
-        if values is None:
-            dispatcher.utter_message(text=messages.NO_INVITATION)
-            return [SlotSet(INVITED, False)]
-        goals = values.get("goals")
-        return [
-            SlotSet(INVITED, True),
-            SlotSet(SAFETY_PAUSE, False),
-            SlotSet(GOAL_LIST, goals if isinstance(goals, list) else []),
-            *(SlotSet(slot, value) for slot, value in values.items()),
-        ]
+        return await with_preparation(tracker.sender_id, start)
 
 
 class ActionFinishPreparation(Action):
@@ -77,6 +72,8 @@ class ActionFinishPreparation(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Mark the preparation complete and say what happens next."""
+        if tracker.get_slot(IDENTITY_LOCKED):
+            return []
         if tracker.get_slot(SAFETY_PAUSE):
             dispatcher.utter_message(text=messages.SAFETY_PAUSE)
             return [SlotSet(SAFETY_PAUSE, False)]

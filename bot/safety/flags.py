@@ -6,24 +6,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.appointments import InputError
-from bot.safety import Level, patterns
+from bot.safety import patterns
 from bot.store.models import Practice, Preparation, SafetyFlag, utcnow
 
 
 def raise_flag(
     session: Session,
     preparation: Preparation,
-    level: Level,
+    level: str,
     message: str,
     question_id: str | None,
 ) -> SafetyFlag:
-    """Store a concern for the practice: its level, the whole message and where it came."""
+    """Store a flag for the practice: its level, the whole message and where it came.
+
+    ``level`` is a safety level (``Level.value``) or ``identity`` for a failed SMS check.
+    """
     appointment = preparation.appointment
     flag = SafetyFlag(
         practice_id=appointment.practice_id,
         patient_id=appointment.patient_id,
         preparation_id=preparation.id,
-        level=level.value,
+        level=level,
         message=message,
         question_id=question_id,
         pattern_version=patterns()["version"],

@@ -141,6 +141,9 @@ class Preparation(Base):
     started_at = Column(UTCDateTime)
     paused_at = Column(UTCDateTime)
     completed_at = Column(UTCDateTime)
+    identity_verified_at = Column(UTCDateTime)
+    identity_failures = Column(Integer, nullable=False, default=0, server_default="0")
+    identity_locked_at = Column(UTCDateTime)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     appointment = relationship(Appointment, back_populates="preparation")
@@ -210,6 +213,16 @@ class OutboxMessage(Base):
     provider_sid = Column(String(64))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime)
+
+
+class InboundSms(Base):
+    """An SMS Twilio delivered to us, kept so that a retried webhook is processed once."""
+
+    __tablename__ = "inbound_sms"
+    id = Column(Integer, primary_key=True)
+    message_sid = Column(String(64), nullable=False, unique=True)
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    reply = Column(Text)
 
 
 class AuditEvent(Base):

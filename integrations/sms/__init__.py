@@ -1,0 +1,1 @@
+"""SMS by Twilio: the inbound channel and the outbound sender."""
