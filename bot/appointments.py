@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.invitations import queue_invitation
 from bot.store.models import (
     Appointment,
     Patient,
@@ -133,12 +134,13 @@ class NewAppointment:
 
 
 def add_appointment(
-    session: Session, request: NewAppointment, zone: str
+    session: Session, request: NewAppointment, zone: str, invite_from: str | None = None
 ) -> tuple[Appointment, bool]:
     """Add an appointment and its preparation; return it and whether it is new.
 
     Adding the same patient at the same time again returns the existing one,
-    so an import can be run twice safely.
+    so an import can be run twice safely. With ``invite_from`` (the web app's
+    URL) the SMS invitation is queued in the outbox.
     """
     practice = practice_named(session, request.practice)
     name = _name(request.patient_name, "patient name")
@@ -179,6 +181,8 @@ def add_appointment(
     session.add(appointment)
     session.add(Preparation(appointment=appointment))
     session.flush()
+    if invite_from is not None:
+        queue_invitation(session, appointment, invite_from)
     return appointment, True
 
 
@@ -237,6 +241,7 @@ def import_appointments(
                         practitioner=cells.get("practitioner") or None,
                     ),
                     zone,
+                    web_url,
                 )
             result.added.append(describe_appointment(appointment, web_url, created))
         except InputError as problem:

@@ -74,16 +74,10 @@ def _drop_postgres_database(admin_url: str, name: str) -> None:
     connection.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty, migrated careprep store: a SQLite file, then a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'careprep.db'}"
-        upgrade(url)
-        yield url
-        return
-    admin_url = request.getfixturevalue("postgres_server")
-    name, url = _create_postgres_database(admin_url)
+@pytest.fixture
+def postgres_database_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    name, url = _create_postgres_database(postgres_server)
     upgrade(url)
     try:
         yield url
@@ -91,7 +85,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         from bot.store import engine_for
 
         engine_for(url).dispose()
-        _drop_postgres_database(admin_url, name)
+        _drop_postgres_database(postgres_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated careprep store: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_database_url"))
+    url = f"sqlite:///{tmp_path / 'careprep.db'}"
+    upgrade(url)
+    return url
 
 
 @pytest.fixture

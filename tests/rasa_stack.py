@@ -191,13 +191,15 @@ class RasaStack:
             ],
         )
 
-    def post_sms(self, params: dict[str, str], signature: str | None = None) -> SmsReply:
+    def post_sms(
+        self, params: dict[str, str], signature: str | None = None, path: str = SMS_WEBHOOK
+    ) -> SmsReply:
         """POST form fields to the SMS webhook, with the given X-Twilio-Signature (if any)."""
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if signature is not None:
             headers["X-Twilio-Signature"] = signature
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.rasa_port}{SMS_WEBHOOK}",
+            f"http://127.0.0.1:{self.rasa_port}{path}",
             data=urllib.parse.urlencode(params).encode(),
             headers=headers,
         )

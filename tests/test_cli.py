@@ -244,3 +244,20 @@ def test_flags_errors(tmp_path: Path) -> None:
     assert unknown.returncode != 0 and "there is no flag 42" in unknown.stderr
     practice = careprep(url, tmp_path, "flags", "--practice", "Nowhere")
     assert practice.returncode != 0 and "no practice called 'Nowhere'" in practice.stderr
+
+
+def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
+    database_url: str, tmp_path: Path
+) -> None:
+    from bot.store import session_scope
+    from bot.store.models import OutboxMessage
+
+    appointment_id = json.loads(add(database_url, tmp_path).stdout)["appointment_id"]
+    worker = careprep(database_url, tmp_path, "worker", "--once")
+    assert worker.returncode == 0 and "1 messages handled" in worker.stdout
+    with session_scope(database_url) as session:
+        (invitation,) = session.query(OutboxMessage).all()
+        assert invitation.kind == "invitation" and invitation.state == "logged"
+        assert "Hill Surgery" in invitation.body and "/chat/" in invitation.body
+        assert "999" in invitation.body and "not read in real time" in invitation.body
+    assert appointment_id

@@ -274,3 +274,31 @@ def test_every_trigger_phrase_gets_its_reply_by_sms(rasa: RasaStack) -> None:
     for level, text in TRIGGERS:
         reply = rasa.sms(phone, text)
         assert reply.texts[0] == messages.SAFETY_REPLIES[level.value], text
+
+
+def test_signed_delivery_reports_are_recorded(rasa: RasaStack) -> None:
+    from bot.store import session_scope
+    from bot.store.models import OutboxMessage, Preparation
+    from tests.rasa_stack import PUBLIC_URL
+
+    phone, appointment_id = booked(rasa)
+    with session_scope(rasa.database_url) as session:
+        preparation = session.query(Preparation).filter_by(appointment_id=appointment_id).one()
+        message = OutboxMessage(
+            patient_id=preparation.appointment.patient_id,
+            kind="invitation",
+            body="Hello",
+            due_at=preparation.appointment.starts_at,
+            state="sent",
+            provider_sid="SM" + "a" * 32,
+        )
+        session.add(message)
+        session.flush()
+        message_id = message.id
+    report = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "To": phone}
+    url = PUBLIC_URL + "/webhooks/sms/status"
+    path = "/webhooks/sms/status"
+    assert rasa.post_sms(report, "forged", path=path).status == 403
+    assert rasa.post_sms(report, sign(report, url), path=path).status == 204
+    with session_scope(rasa.database_url) as session:
+        assert session.get(OutboxMessage, message_id).state == "delivered"

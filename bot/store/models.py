@@ -210,7 +210,7 @@ class OutboxMessage(Base):
     state = Column(String(20), nullable=False, default="pending", index=True)
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
-    provider_sid = Column(String(64))
+    provider_sid = Column(String(64), index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime)
 

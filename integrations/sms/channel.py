@@ -28,6 +28,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot import messages
 from bot.appointments import InputError, parse_phone
 from bot.contacts import is_opted_out, preparation_for_phone, set_opted_out
+from bot.outbox import record_delivery_status
 from bot.safety import detect
 from bot.safety.flags import raise_flag
 from bot.settings import Settings, get_settings
@@ -114,6 +115,21 @@ class SmsInput(InputChannel):
                 status, reason = problem
                 return response.text(reason, status=status)
             return response.text(await self.answer(params, on_new_message), content_type="text/xml")
+
+        @sms.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            params = {key: values[0] for key, values in request.form.items()}
+            if not self.is_valid_twilio_request(request, params):
+                return response.text("invalid X-Twilio-Signature", status=403)
+            if "MessageSid" not in params or "MessageStatus" not in params:
+                return response.text("missing MessageSid or MessageStatus", status=400)
+            await asyncio.to_thread(
+                record_status,
+                params["MessageSid"],
+                params["MessageStatus"],
+                params.get("ErrorCode"),
+            )
+            return response.empty()
 
         return sms
 
@@ -212,3 +228,10 @@ def flag_if_concerning(phone: str, text: str) -> None:
         preparation = preparation_for_phone(session, phone)
         if preparation is not None:
             raise_flag(session, preparation, concern.level.value, text, None)
+
+
+def record_status(sid: str, status: str, error_code: str | None) -> None:
+    """Record a delivery report from Twilio's status callback."""
+    with session_scope() as session:
+        if not record_delivery_status(session, sid, status, error_code):
+            log.info("delivery report for a message that is not ours: %s", sid)

@@ -1,0 +1,124 @@
+"""Outbound SMS through Twilio's REST API, or only to the log when there is no Twilio account.
+
+Logs carry Twilio message sids, states and error codes, never a phone number or a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT = 21610
+"""Twilio's error code for a recipient who has replied STOP to our number."""
+
+HTTP_TIMEOUT_SECONDS = 10.0
+ACCOUNT_PROBLEMS = frozenset({401, 403})
+"""HTTP statuses that say our account is wrong, not the message: worth trying again later."""
+
+SendState = Literal["sent", "logged", "failed"]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one outbound message."""
+
+    state: SendState
+    sid: str | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    permanent: bool = False
+
+    @property
+    def opted_out(self) -> bool:
+        """Whether Twilio refused because the recipient has opted out of our messages."""
+        return self.error_code == OPTED_OUT
+
+
+class SmsSender:
+    """Sends one SMS at a time, retrying what Twilio says may succeed later."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_attempts: int = 4,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._from = settings.twilio_from_number
+        self._status_callback = f"{settings.public_url}/webhooks/sms/status"
+        self._max_attempts = max_attempts
+        self._backoff_seconds = backoff_seconds
+        self._sleep = sleep
+        self._client: Client | None = None
+        if settings.twilio_configured:
+            self._client = Client(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS),
+            )
+            if settings.twilio_api_base_url:
+                self._client.api.base_url = settings.twilio_api_base_url
+
+    def send(self, to: str, body: str) -> SendResult:
+        """Send ``body`` to the E.164 number ``to`` (only log it without a Twilio account)."""
+        if self._client is None:
+            log.info("SMS logged, not sent: no Twilio account")
+            return SendResult(state="logged")
+        attempt = 1
+        result, retry_now = self._attempt(self._client, to, body)
+        while retry_now and attempt < self._max_attempts:
+            delay = self._backoff_seconds * 2 ** (attempt - 1)
+            log.info(
+                "Twilio error %s on attempt %d; retrying in %.1fs",
+                result.error_code,
+                attempt,
+                delay,
+            )
+            self._sleep(delay)
+            attempt += 1
+            result, retry_now = self._attempt(self._client, to, body)
+        return result
+
+    async def send_async(self, to: str, body: str) -> SendResult:
+        """Send as ``send`` does, in a worker thread so that the event loop is never blocked."""
+        return await asyncio.to_thread(self.send, to, body)
+
+    def _attempt(self, client: Client, to: str, body: str) -> tuple[SendResult, bool]:
+        """Make one request; return its result and whether trying again at once may help."""
+        try:
+            message = client.messages.create(
+                to=to, from_=self._from, body=body, status_callback=self._status_callback
+            )
+        except TwilioRestException as error:
+            retry_now = error.status == 429 or error.status >= 500
+            permanent = not retry_now and error.status not in ACCOUNT_PROBLEMS
+            log.warning(
+                "Twilio refused a message: HTTP %s, error %s%s",
+                error.status,
+                error.code,
+                " (permanent)" if permanent else "",
+            )
+            failed = SendResult(
+                "failed", error_code=error.code, error_message=error.msg, permanent=permanent
+            )
+            return failed, retry_now
+        except (requests.ConnectionError, requests.Timeout) as error:
+            reason = f"could not reach Twilio ({type(error).__name__})"
+            log.warning(reason)
+            return SendResult("failed", error_message=reason), True
+        log.info("Twilio accepted message %s (%s)", message.sid, message.status)
+        return SendResult("sent", sid=message.sid), False
