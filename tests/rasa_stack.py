@@ -222,19 +222,8 @@ class RasaStack:
         return self.post_sms(params, sign(params))
 
     def export_by_appointment(self, appointment_id: int, form: str = "text") -> str:
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("careprep")),
-                "export",
-                str(appointment_id),
-                "--format",
-                form,
-            ],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            check=True,
-        )
+        result = self.careprep("export", str(appointment_id), "--format", form)
+        assert result.returncode == 0, result.stderr
         return result.stdout
 
     def careprep(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -246,17 +235,4 @@ class RasaStack:
         )
 
     def export(self, token: str, form: str = "text") -> str:
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("careprep")),
-                "export",
-                str(self.appointment_id(token)),
-                "--format",
-                form,
-            ],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            check=True,
-        )
-        return result.stdout
+        return self.export_by_appointment(self.appointment_id(token), form)

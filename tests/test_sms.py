@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from bot import messages
 from integrations.sms.text import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
+from tests.fake_twilio import FakeTwilio
 from tests.rasa_stack import RasaStack, new_message_sid, sign
 from tests.test_conversation import ANSWERS
 
 pytestmark = pytest.mark.rasa
+pytest_plugins = ["tests.fake_twilio"]
 
 PHONES = iter(f"07700 900{number:03d}" for number in range(100, 1000))
 DOB = "1950-02-03"
@@ -302,3 +306,29 @@ def test_signed_delivery_reports_are_recorded(rasa: RasaStack) -> None:
     assert rasa.post_sms(report, sign(report, url), path=path).status == 204
     with session_scope(rasa.database_url) as session:
         assert session.get(OutboxMessage, message_id).state == "delivered"
+
+
+def test_the_invitation_goes_out_and_the_reply_starts_the_preparation(
+    rasa: RasaStack, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    from bot.appointments import NewAppointment, add_appointment
+    from bot.store import session_scope
+    from bot.worker import dispatch_due
+    from integrations.sms.sender import SmsSender
+
+    phone = next(PHONES)
+    in_three_days = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
+    with session_scope(rasa.database_url) as session:
+        add_appointment(
+            session,
+            NewAppointment("Hill Surgery", "Ann Example", phone, DOB, in_three_days),
+            "Europe/London",
+            invite_from="https://careprep.example.org",
+        )
+    sender = SmsSender(fake_twilio.settings(tmp_path), sleep=lambda _: None)
+    assert dispatch_due(rasa.database_url, sender) >= 1
+    (invitation,) = [m for m in fake_twilio.messages if m["To"] == e164(phone)]
+    assert "Hill Surgery" in invitation["Body"] and "reply HI" in invitation["Body"]
+    assert "https://careprep.example.org/chat/" in invitation["Body"]
+    reply = rasa.sms(e164(phone), "HI")
+    assert reply.last == "To keep your answers private, please reply with your date of birth."

@@ -8,41 +8,19 @@ a command intent for anything else ("I want to stop feeling tired") becomes
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import TEXT
-from rasa.shared.nlu.training_data.message import Message
 
 from bot.commands import COMMAND_INTENTS, parse_command
-from bot.nlu import ANSWER_INTENT, predicted_intent, set_intent
+from bot.nlu import DeterministicIntentClassifier
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class CommandIntentClassifier(GraphComponent, IntentClassifier):
+class CommandIntentClassifier(DeterministicIntentClassifier):
     """Sets command intents from the command phrase list, and only from it."""
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> CommandIntentClassifier:
-        """Create the component (it has nothing to train or load)."""
-        return cls()
+    ruled_intents = COMMAND_INTENTS
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Override the trained intent where the command list decides otherwise."""
-        for message in messages:
-            command = parse_command(message.get(TEXT))
-            if command is not None:
-                set_intent(message, command.intent)
-            elif predicted_intent(message) in COMMAND_INTENTS:
-                set_intent(message, ANSWER_INTENT)
-        return messages
+    def decide(self, text: str | None) -> str | None:
+        """Return the command intent of a whole-message command phrase."""
+        command = parse_command(text)
+        return command.intent if command else None
