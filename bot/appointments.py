@@ -134,13 +134,13 @@ class NewAppointment:
 
 
 def add_appointment(
-    session: Session, request: NewAppointment, zone: str, invite_from: str | None = None
+    session: Session, request: NewAppointment, zone: str, invite: bool = False
 ) -> tuple[Appointment, bool]:
     """Add an appointment and its preparation; return it and whether it is new.
 
     Adding the same patient at the same time again returns the existing one,
-    so an import can be run twice safely. With ``invite_from`` (the web app's
-    URL) the SMS invitation is queued in the outbox.
+    so an import can be run twice safely. With ``invite`` the SMS invitation
+    is queued in the outbox.
     """
     practice = practice_named(session, request.practice)
     name = _name(request.patient_name, "patient name")
@@ -181,8 +181,8 @@ def add_appointment(
     session.add(appointment)
     session.add(Preparation(appointment=appointment))
     session.flush()
-    if invite_from is not None:
-        queue_invitation(session, appointment, invite_from)
+    if invite:
+        queue_invitation(session, appointment)
     return appointment, True
 
 
@@ -241,7 +241,7 @@ def import_appointments(
                         practitioner=cells.get("practitioner") or None,
                     ),
                     zone,
-                    web_url,
+                    invite=True,
                 )
             result.added.append(describe_appointment(appointment, web_url, created))
         except InputError as problem:

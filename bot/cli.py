@@ -49,7 +49,7 @@ def cmd_appointment_add(args: argparse.Namespace) -> int:
                 practitioner=args.practitioner,
             ),
             settings.timezone,
-            settings.web_url,
+            invite=True,
         )
         print(json.dumps(describe_appointment(appointment, settings.web_url, created)))
     return 0

@@ -14,22 +14,21 @@ DAYS_BEFORE = 7
 """Invitations go out this long before the appointment (at once if it is sooner)."""
 
 
-def invitation_text(appointment: Appointment, web_url: str) -> str:
+def invitation_text(appointment: Appointment) -> str:
     """Return the invitation: who it is from, when, what for, how long, and where to get help."""
     return messages.INVITATION.format(
         practice=appointment.practice.name,
         appointment=appointment_words(appointment.preparation),
-        link=f"{web_url}/chat/{appointment.preparation.invite_token}",
     )
 
 
-def queue_invitation(session: Session, appointment: Appointment, web_url: str) -> OutboxMessage:
+def queue_invitation(session: Session, appointment: Appointment) -> OutboxMessage:
     """Put the invitation in the outbox, due DAYS_BEFORE the appointment."""
     invitation = OutboxMessage(
         patient_id=appointment.patient_id,
         preparation_id=appointment.preparation.id,
         kind="invitation",
-        body=invitation_text(appointment, web_url),
+        body=invitation_text(appointment),
         due_at=max(utcnow(), appointment.starts_at - timedelta(days=DAYS_BEFORE)),
     )
     session.add(invitation)

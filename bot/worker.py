@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.contacts import is_opted_out
@@ -137,7 +138,17 @@ def run_worker(once: bool = False) -> int:
     if not settings.twilio_configured:
         log.info("no Twilio account: due messages are logged in the outbox, not sent")
     while True:
-        handled = dispatch_due(settings.database_url, sender)
+        try:
+            handled = dispatch_due(settings.database_url, sender)
+        except OperationalError as problem:
+            if once:
+                raise
+            log.warning(
+                "the store is unavailable (%s); trying again in %s s",
+                type(problem.orig).__name__,
+                POLL_SECONDS,
+            )
+            handled = 0
         if once:
             print(f"{handled} messages handled")
             return 0

@@ -258,6 +258,6 @@ def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     with session_scope(database_url) as session:
         (invitation,) = session.query(OutboxMessage).all()
         assert invitation.kind == "invitation" and invitation.state == "logged"
-        assert "Hill Surgery" in invitation.body and "/chat/" in invitation.body
+        assert "Hill Surgery" in invitation.body and "reply HI" in invitation.body
         assert "999" in invitation.body and "not read in real time" in invitation.body
     assert appointment_id

@@ -323,12 +323,11 @@ def test_the_invitation_goes_out_and_the_reply_starts_the_preparation(
             session,
             NewAppointment("Hill Surgery", "Ann Example", phone, DOB, in_three_days),
             "Europe/London",
-            invite_from="https://careprep.example.org",
+            invite=True,
         )
     sender = SmsSender(fake_twilio.settings(tmp_path), sleep=lambda _: None)
     assert dispatch_due(rasa.database_url, sender) >= 1
     (invitation,) = [m for m in fake_twilio.messages if m["To"] == e164(phone)]
     assert "Hill Surgery" in invitation["Body"] and "reply HI" in invitation["Body"]
-    assert "https://careprep.example.org/chat/" in invitation["Body"]
     reply = rasa.sms(e164(phone), "HI")
     assert reply.last == "To keep your answers private, please reply with your date of birth."

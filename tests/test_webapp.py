@@ -14,3 +14,17 @@ def test_home_page_tells_a_patient_where_to_start() -> None:
 
 def test_health() -> None:
     assert TestClient(app).get("/health").json() == {"status": "ok"}
+
+
+def test_an_invitation_link_points_to_sms_until_web_chat_opens(store_env: str) -> None:
+    from bot.store import session_scope
+    from tests.factories import book
+
+    with session_scope(store_env) as session:
+        token = book(session).preparation.invite_token
+    page = TestClient(app).get(f"/chat/{token}")
+    assert page.status_code == 200
+    assert "reply HI to the text message" in page.text
+    unknown = TestClient(app).get("/chat/not-a-token")
+    assert unknown.status_code == 404
+    assert "can't find this invitation" in unknown.text

@@ -25,6 +25,8 @@ def normalise_url(url: str) -> str:
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented fix
     # is to turn it off here and emit BEGIN ourselves (see _sqlite_begin).
+    # BEGIN IMMEDIATE takes the write lock up front, so a transaction that reads and then
+    # writes waits (busy_timeout) for the other processes instead of failing at once.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -34,7 +36,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)
