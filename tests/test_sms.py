@@ -331,3 +331,15 @@ def test_the_invitation_goes_out_and_the_reply_starts_the_preparation(
     assert "Hill Surgery" in invitation["Body"] and "reply HI" in invitation["Body"]
     reply = rasa.sms(e164(phone), "HI")
     assert reply.last == "To keep your answers private, please reply with your date of birth."
+
+
+def test_nothing_patient_identifiable_reaches_the_logs(rasa: RasaStack) -> None:
+    phone, _ = booked(rasa)
+    verified(rasa, phone)
+    rasa.sms(phone, "yes")
+    rasa.sms(phone, "Zebedee the tortoise and my allotment")
+    rasa.sms(phone, "I have chest pain right now")
+    rasa.sms(phone, "STOP")
+    logs = "\n".join(path.read_text() for path in rasa.workdir.glob("*.log"))
+    for private in (phone, phone[3:], "03/02/1950", "1950-02-03", "Zebedee", "chest pain"):
+        assert private not in logs, private
