@@ -97,38 +97,30 @@ def test_unknown_practitioner_is_refused(tmp_path: Path) -> None:
     assert "no practitioner who@example.org at Hill Surgery" in result.stderr
 
 
+def add_practitioner(
+    database_url: str, tmp_path: Path, email: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    return careprep(
+        database_url, tmp_path, "practitioner", "add", "--practice", "Hill Surgery",
+        "--email", email, stdin=password + "\n",
+    )  # fmt: skip
+
+
 def test_practitioner_add_then_book_with_them(database_url: str, tmp_path: Path) -> None:
-    result = careprep(
-        database_url,
-        tmp_path,
-        "practitioner",
-        "add",
-        "--practice",
-        "Hill Surgery",
-        "--email",
-        "Dr.Lee@Example.org",
-        stdin="correct horse battery\n",
-    )
+    result = add_practitioner(database_url, tmp_path, "Dr.Lee@Example.org", "correct horse battery")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["email"] == "dr.lee@example.org"
     booked = add(database_url, tmp_path, "--practitioner", "dr.lee@example.org")
     assert booked.returncode == 0, booked.stderr
-    export = careprep(
-        database_url, tmp_path, "export", str(json.loads(booked.stdout)["appointment_id"])
+    appointment_id = str(json.loads(booked.stdout)["appointment_id"])
+    assert (
+        "With: dr.lee@example.org"
+        in careprep(database_url, tmp_path, "export", appointment_id).stdout
     )
-    assert "With: dr.lee@example.org" in export.stdout
-    short = careprep(
-        database_url,
-        tmp_path,
-        "practitioner",
-        "add",
-        "--practice",
-        "Hill Surgery",
-        "--email",
-        "x@example.org",
-        stdin="short\n",
-    )
+    short = add_practitioner(database_url, tmp_path, "x@example.org", "short")
     assert short.returncode != 0 and "at least 10 characters" in short.stderr
+    again = add_practitioner(database_url, tmp_path, "dr.lee@example.org", "another long one")
+    assert again.returncode != 0 and "already exists" in again.stderr
 
 
 def test_import_keeps_good_rows_and_reports_bad_ones_by_line(

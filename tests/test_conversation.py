@@ -54,6 +54,20 @@ def answer_until(stack: RasaStack, token: str, stop_before: str) -> None:
         stack.say(token, text)
 
 
+def at_question(stack: RasaStack, question_id: str) -> str:
+    """Start a new preparation and answer up to ``question_id``; return the sender token."""
+    token = stack.invite()
+    start(stack, token)
+    answer_until(stack, token, question_id)
+    return token
+
+
+def stored(stack: RasaStack, token: str, field: str = "value") -> dict[str, object]:
+    """Return each question's stored value (or state) from the exported record."""
+    sections = json.loads(stack.export(token, "json"))["sections"]
+    return {section["question_id"]: section[field] for section in sections}
+
+
 def test_a_whole_preparation_is_stored_and_exported(rasa: RasaStack) -> None:
     token = rasa.invite()
     start(rasa, token)
@@ -99,9 +113,7 @@ def test_the_same_on_postgresql(rasa_on_postgres: RasaStack) -> None:
 
 @pytest.mark.parametrize("at", ["what_matters", "confidence"])
 def test_why_explains_then_asks_again(rasa: RasaStack, at: str) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     reply = rasa.say(token, "WHY")
     assert reply.texts[0] == question(at).reason
     assert asks(reply.last, at)
@@ -111,35 +123,26 @@ def test_why_explains_then_asks_again(rasa: RasaStack, at: str) -> None:
 
 @pytest.mark.parametrize(("at", "then"), [("good_day", "goals"), ("questions", "support")])
 def test_skip_records_a_skip_and_moves_on(rasa: RasaStack, at: str, then: str) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     reply = rasa.say(token, "SKIP")
     assert asks(reply.last, then)
-    sections = json.loads(rasa.export(token, "json"))["sections"]
-    assert {section["question_id"]: section["state"] for section in sections}[at] == "skipped"
+    assert stored(rasa, token, "state")[at] == "skipped"
 
 
 @pytest.mark.parametrize(("at", "back_to"), [("going_well", "what_matters"), ("topics", "goals")])
 def test_back_goes_to_the_question_before(rasa: RasaStack, at: str, back_to: str) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     reply = rasa.say(token, "back")
     assert asks(reply.last, back_to)
     reply = rasa.say(token, "A different answer")
     if back_to == "goals":
         reply = rasa.say(token, "that's all")
     assert asks(reply.last, at)
-    sections = json.loads(rasa.export(token, "json"))["sections"]
-    changed = {section["question_id"]: section["value"] for section in sections}[back_to]
-    assert changed in ("A different answer", ["A different answer"])
+    assert stored(rasa, token)[back_to] in ("A different answer", ["A different answer"])
 
 
 def test_change_my_goals_from_the_readback(rasa: RasaStack) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, "readback")
+    token = at_question(rasa, "readback")
     reply = rasa.say(token, "change my goals")
     assert asks(reply.last, "goals")
     rasa.say(token, "Swim again")
@@ -154,9 +157,7 @@ def test_change_my_goals_from_the_readback(rasa: RasaStack) -> None:
 
 @pytest.mark.parametrize(("at", "command"), [("consent_start", "HELP"), ("support", "help")])
 def test_help_lists_the_commands_then_asks_again(rasa: RasaStack, at: str, command: str) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     reply = rasa.say(token, command)
     assert "WHY - why I ask a question" in reply.texts[0]
     assert "999" in reply.texts[0]
@@ -169,9 +170,7 @@ def test_help_lists_the_commands_then_asks_again(rasa: RasaStack, at: str, comma
 def test_pause_keeps_progress_and_resumes_at_the_same_question(
     rasa: RasaStack, at: str, command: str
 ) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     reply = rasa.say(token, command)
     assert reply.texts == [
         "No problem. Your answers so far are saved. Message me any time and we will carry on "
@@ -195,18 +194,13 @@ def test_pause_keeps_progress_and_resumes_at_the_same_question(
 def test_free_text_is_kept_verbatim_not_taken_for_a_command(
     rasa: RasaStack, at: str, text: str
 ) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     rasa.say(token, text)
-    sections = json.loads(rasa.export(token, "json"))["sections"]
-    assert {section["question_id"]: section["value"] for section in sections}[at] == text
+    assert stored(rasa, token)[at] == text
 
 
 def test_confidence_refuses_anything_but_0_to_10(rasa: RasaStack) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, "confidence")
+    token = at_question(rasa, "confidence")
     for wrong in ("11", "eleven", "-1", "quite good", "7.5"):
         reply = rasa.say(token, wrong)
         assert reply.texts[0].startswith("Please reply with one number from 0 to 10"), wrong
@@ -214,8 +208,7 @@ def test_confidence_refuses_anything_but_0_to_10(rasa: RasaStack) -> None:
         assert asks(reply.last, "confidence")
     reply = rasa.say(token, "Seven")
     assert asks(reply.last, "needs")
-    sections = json.loads(rasa.export(token, "json"))["sections"]
-    assert {section["question_id"]: section["value"] for section in sections}["confidence"] == 7
+    assert stored(rasa, token)["confidence"] == 7
 
 
 def test_saying_no_at_the_start_asks_nothing_more(rasa: RasaStack) -> None:
@@ -268,8 +261,7 @@ def test_resume_after_every_process_restarted(rasa: RasaStack) -> None:
     reply = rasa.say(paused, "hi")
     assert reply.texts[0] == "Welcome back. Let's carry on where you left off."
     assert asks(reply.last, "topics")
-    record = json.loads(rasa.export(token, "json"))
-    values = {section["question_id"]: section["value"] for section in record["sections"]}
+    values = stored(rasa, token)
     assert values["what_matters"] == "My grandchildren and my garden"
     assert values["going_well"] == "Painting with my grandson"
 
@@ -278,9 +270,7 @@ def test_resume_after_every_process_restarted(rasa: RasaStack) -> None:
 def test_an_emergency_inside_an_answer_is_signposted_first_and_flagged(
     rasa: RasaStack, at: str
 ) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, at)
+    token = at_question(rasa, at)
     said = "My family. But I've had chest pain all morning and my arm feels numb"
     reply = rasa.say(token, said)
     assert reply.texts[0] == messages.SAFETY_REPLIES["emergency"]
@@ -297,9 +287,7 @@ def test_an_emergency_inside_an_answer_is_signposted_first_and_flagged(
 
 
 def test_an_urgent_concern_is_signposted_and_the_questions_go_on(rasa: RasaStack) -> None:
-    token = rasa.invite()
-    start(rasa, token)
-    answer_until(rasa, token, "not_going_well")
+    token = at_question(rasa, "not_going_well")
     reply = rasa.say(token, "I've been vomiting all day and can't keep water down")
     assert reply.texts[0] == messages.SAFETY_REPLIES["urgent"]
     assert asks(reply.last, "good_day")
