@@ -17,7 +17,7 @@ from bot.actions.session import ActionStartPreparation
 from bot.preparation import SKIPPED
 from bot.questionnaire import FLOW_IDS
 from bot.store import session_scope
-from bot.store.models import Answer
+from bot.store.models import Answer, Preparation
 from tests.factories import book
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text())
@@ -146,3 +146,19 @@ def test_questions_show_progress() -> None:
     _, said = run(ask_topics(), tracker("x", "", None))
     assert said[0].startswith(f"Question {FLOW_IDS.index('topics') + 1} of 14: ")
     assert "\n10 Something else" in said[0]
+
+
+def test_the_third_goal_ends_the_goals_question(token: str, store_env: str) -> None:
+    two = ["Walk to the shops", "Sleep better"]
+    slots, _ = run(ValidatePreparationForm(), tracker(token, "Swim again", "goals", goal_list=two))
+    assert slots["goals"] == [*two, "Swim again"]
+    assert stored(store_env)["goals"].value == [*two, "Swim again"]
+
+
+def test_a_no_to_sharing_is_kept_with_its_time(token: str, store_env: str) -> None:
+    slots, _ = run(ValidatePreparationForm(), tracker(token, "2", "consent_share"))
+    assert slots["consent_share"] is False
+    with session_scope(store_env) as session:
+        preparation = session.query(Preparation).one()
+        assert preparation.consent_to_share is False
+        assert preparation.consent_to_share_at is not None

@@ -328,3 +328,13 @@ def test_every_trigger_phrase_gets_its_reply_over_rest(rasa: RasaStack) -> None:
         assert reply.texts[0] == messages.SAFETY_REPLIES[level.value], text
     flags = json.loads(rasa.export(token, "json"))["safety_flags"]
     assert len(flags) == len(TRIGGERS)
+
+
+def test_a_no_to_sharing_is_respected_and_recorded(rasa: RasaStack) -> None:
+    token = at_question(rasa, "consent_share")
+    reply = rasa.say(token, "no")
+    assert reply.texts == [messages.COMPLETE_PRIVATE]
+    record = json.loads(rasa.export(token, "json"))
+    assert record["preparation_status"] == "complete"
+    assert record["consent_to_share"] is False and record["consent_to_share_at"]
+    assert "Consent to share with the care team: No" in rasa.export(token)
