@@ -56,6 +56,11 @@ class Record:
         return counts
 
 
+def _readable(iso: str) -> str:
+    moment = datetime.fromisoformat(iso)
+    return f"{moment:%A} {moment.day} {moment:%B %Y at %H:%M}"
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -153,7 +158,7 @@ def to_text(record: Record) -> str:
     """Return the record as plain text for a practitioner."""
     lines = [
         f"Pre-consultation record - {record.patient_name} (born {record.date_of_birth})",
-        f"Appointment: {record.appointment_at} at {record.practice}",
+        f"Appointment: {_readable(record.appointment_at)} at {record.practice}",
     ]
     if record.practitioner:
         lines.append(f"With: {record.practitioner}")

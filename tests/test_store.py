@@ -1,5 +1,7 @@
 """The store on SQLite and PostgreSQL: answers written per turn, updated, never duplicated."""
 
+import re
+
 from sqlalchemy import func, select
 
 from bot.preparation import (
@@ -76,6 +78,9 @@ def test_a_half_finished_preparation_is_a_usable_partial_record(database_url: st
         assert record is not None
         assert record.completeness == {"answered": 2, "skipped": 1, "not_reached": 11}
         text = to_text(record)
+        assert re.search(
+            r"Appointment: [A-Z][a-z]+day \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d", text
+        )
         assert "What matters to me: Seeing my grandson" in text
         assert "What is going well: Skipped" in text
         assert "My goals: Not answered yet" in text
