@@ -35,7 +35,6 @@ class Question:
         reason: a one-line answer to "why do you ask?".
         options: the choices for choice questions, in the order offered.
         option_words: for a single choice, words that name each option ("a year").
-        optional: the question says it can be skipped.
         aliases: words a patient may use to name this question ("change my goals").
         in_flow: asked in the preparation form (identity is asked by the SMS channel).
 
@@ -48,7 +47,6 @@ class Question:
     reason: str
     options: tuple[str, ...] = ()
     option_words: tuple[tuple[str, ...], ...] = ()
-    optional: bool = False
     aliases: tuple[str, ...] = field(default_factory=tuple)
     in_flow: bool = True
 
@@ -148,7 +146,6 @@ QUESTIONS: tuple[Question, ...] = (
         kind=Kind.FREE_TEXT,
         text="What does a good day look like for you? You can SKIP this one.",
         reason="It helps your care team understand what you want more of.",
-        optional=True,
         aliases=("good day", "a good day"),
     ),
     Question(
@@ -179,7 +176,6 @@ QUESTIONS: tuple[Question, ...] = (
         kind=Kind.FREE_TEXT,
         text="What questions would you like to ask at your appointment? You can SKIP this one.",
         reason="So your questions are not forgotten on the day.",
-        optional=True,
         aliases=("question", "questions", "my questions"),
     ),
     Question(
