@@ -122,7 +122,18 @@ def children(model: Path, ports: Ports, endpoints: Path) -> list[Child]:
         ),
         Child(
             "web",
-            [python, "-m", "uvicorn", "webapp.app:app", "--port", str(ports.web), "--ws", "none"],
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "webapp.app:app",
+                "--port",
+                str(ports.web),
+                "--ws",
+                "none",
+                # Access logs would record invitation tokens, which open a record.
+                "--no-access-log",
+            ],
             f"http://localhost:{ports.web}/health",
         ),
         Child("worker", [python, "-m", "bot.cli", "worker"], None),
@@ -145,7 +156,12 @@ def run_everything() -> int:
     model = train_if_needed()
     ports = Ports.from_environment()
     processes = children(model, ports, endpoints_file(ports, settings.var_dir))
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     for child in processes:
