@@ -190,11 +190,6 @@ def read_choices(text: str, options: tuple[str, ...]) -> list[str]:
     return chosen
 
 
-def _option_numbers(text: str, options: tuple[str, ...]) -> list[int]:
-    numbers = [int(n) for n in re.findall(r"\b\d{1,2}\b", text)]
-    return [n for n in numbers if 1 <= n <= len(options)]
-
-
 def read_choice(
     text: str, options: tuple[str, ...], option_words: tuple[tuple[str, ...], ...] = ()
 ) -> str:

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot import messages
-from bot.actions.preparation_form import GOAL_LIST, slots_after_change
+from bot.actions.preparation_form import GOAL_LIST, slots_after_change, slots_to_ask_again
 from bot.actions.store import with_preparation
 from bot.commands import parse_command
 from bot.preparation import SKIPPED, record_answer, record_pause, record_skip
@@ -24,6 +24,13 @@ UNSKIPPABLE = ("identity", "consent_start")
 def _requested(tracker: Tracker) -> str | None:
     requested = tracker.get_slot("requested_slot")
     return requested if requested in QUESTIONS_BY_ID else None
+
+
+def _asked_before(requested: str | None) -> tuple[str, ...]:
+    """Return the questions asked before the current one (all of them outside the form)."""
+    if requested is None:
+        return FLOW_IDS
+    return FLOW_IDS[: FLOW_IDS.index(requested)] if requested in FLOW_IDS else ()
 
 
 class ActionExplainQuestion(Action):
@@ -98,10 +105,7 @@ class ActionGoBack(Action):
         answered = [qid for qid in FLOW_IDS if tracker.get_slot(qid) is not None]
         target = command.target if command else None
         if target is None:
-            before = FLOW_IDS[: FLOW_IDS.index(requested)] if requested in FLOW_IDS else ()
-            if requested is None:
-                before = FLOW_IDS
-            earlier = [qid for qid in before if qid in answered]
+            earlier = [qid for qid in _asked_before(requested) if qid in answered]
             target = earlier[-1] if earlier else None
         if target is None:
             dispatcher.utter_message(text="There is nothing to go back to yet.")
@@ -110,13 +114,7 @@ class ActionGoBack(Action):
             dispatcher.utter_message(text="We haven't got to that question yet.")
             return []
         dispatcher.utter_message(text=f"OK, back to question {position(target)} of {len(FLOW)}.")
-        events: list[EventType] = [SlotSet(target, None)]
-        events += [
-            SlotSet(slot, value) for slot, value in slots_after_change(tracker, target).items()
-        ]
-        if question(target).kind is Kind.GOALS:
-            events.append(SlotSet(GOAL_LIST, []))
-        return events
+        return [SlotSet(slot, value) for slot, value in slots_to_ask_again(tracker, target).items()]
 
 
 class ActionPausePreparation(Action):

@@ -59,6 +59,14 @@ def slots_after_change(tracker: Tracker, question_id: str) -> dict[str, Any]:
     return changes
 
 
+def slots_to_ask_again(tracker: Tracker, question_id: str) -> dict[str, Any]:
+    """Return the slot changes that clear an earlier answer so that it is asked again."""
+    changes: dict[str, Any] = {question_id: None, **slots_after_change(tracker, question_id)}
+    if question(question_id).kind is Kind.GOALS:
+        changes[GOAL_LIST] = []
+    return changes
+
+
 class AskQuestion(Action, ABC):
     """Asks one question with its progress ("Question 3 of 14")."""
 
@@ -186,7 +194,7 @@ class ValidatePreparationForm(FormValidationAction):
         if asked.kind is Kind.GOALS:
             return self.check_goal(session, preparation, text, tracker)
         if asked.kind is Kind.CONFIRM:
-            return self.check_readback(session, preparation, text, dispatcher)
+            return self.check_readback(session, preparation, text, dispatcher, tracker)
         try:
             value = read_answer(asked, text)
         except Unreadable as problem:
@@ -243,7 +251,11 @@ class ValidatePreparationForm(FormValidationAction):
 
     @staticmethod
     def check_readback(
-        session: Session, preparation: Preparation, text: str, dispatcher: CollectingDispatcher
+        session: Session,
+        preparation: Preparation,
+        text: str,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
     ) -> dict[str, Any]:
         """Confirm the summary, or clear the part the patient wants to change."""
         try:
@@ -264,7 +276,4 @@ class ValidatePreparationForm(FormValidationAction):
             )
             return {"readback": None}
         dispatcher.utter_message(text=f"OK, let's change {target.section.lower()}.")
-        changes: dict[str, Any] = {"readback": None, target.id: None}
-        if target.kind is Kind.GOALS:
-            changes[GOAL_LIST] = []
-        return changes
+        return {**slots_to_ask_again(tracker, target.id), "readback": None}
