@@ -1,68 +1,115 @@
-"""Safety netting: deterministic detection of emergencies and risk of harm.
+"""Safety netting: detection of emergencies and risk of harm in every patient message.
 
-Every patient message is checked with spaCy's Matcher on ``spacy.blank("en")``
-against the versioned patterns in ``patterns.yml``, before anything else
-happens to it. The trained NLU model never decides this on its own.
+Two nets, in this order:
 
-Pattern syntax (one phrase per line, words as spaCy norms, so "can't" is "can not"):
-``a|b`` either word; ``word?`` optional; ``*`` up to three other words;
-``/regex/`` a word matching a regular expression (``/^4[0-2]$/``).
+1. rules (``bot.safety.matching``): deterministic and versioned, written over
+   concepts in ``patterns/``; spelling correction, lemmas, and medspaCy's ConText
+   for negation, history and hypotheticals;
+2. a learned classifier (``bot.safety.classifier``, a spaCy ``textcat`` trained on
+   the development half of the corpus by ``make train``) that may add a level the
+   rules did not find, but never removes or lowers one.
+
+The trained NLU model of the assistant never decides this on its own.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.safety.classifier import SafetyClassifier
     from bot.safety.matching import Detector
 
-PATTERNS_FILE = Path(__file__).with_name("patterns.yml")
+PATTERNS_DIR = Path(__file__).with_name("patterns")
+logger = logging.getLogger(__name__)
 
 
 class Level(str, Enum):
-    """How urgent a concern is, most urgent first."""
+    """What kind of help a concern needs."""
 
     EMERGENCY = "emergency"
     MENTAL_HEALTH = "mental_health"
+    SAFEGUARDING = "safeguarding"
     URGENT = "urgent"
 
 
-SEVERITY = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.URGENT)
+SEVERITY = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING, Level.URGENT)
+"""Most urgent first: the reply gives the signposting in this order."""
 INTENT_PREFIX = "safety_"
 
 
 @dataclass(frozen=True)
 class Concern:
-    """A detected concern: its level and the words that raised it."""
+    """A detected concern: its level, the words that raised it and which net found it."""
 
     level: Level
     words: str
+    source: str = "rules"
 
 
-@lru_cache(maxsize=1)
-def patterns() -> dict[str, Any]:
-    """Return the shipped patterns (``patterns.yml``)."""
-    loaded: dict[str, Any] = yaml.safe_load(PATTERNS_FILE.read_text())
-    return loaded
+@dataclass(frozen=True)
+class Versions:
+    """The versions of both nets, stored with every flag."""
+
+    patterns: str
+    classifier: str | None
 
 
 @lru_cache(maxsize=1)
 def detector() -> Detector:
-    """Return the detector built from the shipped patterns (loads spaCy on first use)."""
-    from bot.safety.matching import Detector
+    """Return the rule-based detector built from the shipped patterns (loads spaCy once)."""
+    from bot.safety.matching import Detector, load_patterns
 
-    return Detector(patterns())
+    return Detector(load_patterns(PATTERNS_DIR))
+
+
+@lru_cache(maxsize=1)
+def classifier() -> SafetyClassifier | None:
+    """Return the trained classifier for the current corpus, or None if it is not trained."""
+    from bot.safety.classifier import load_current
+
+    loaded = load_current()
+    if loaded is None:
+        logger.warning("The safety classifier is not trained: run `make train`. Rules only.")
+    return loaded
+
+
+def versions() -> Versions:
+    """Return the versions of the rules and of the classifier in use."""
+    second = classifier()
+    return Versions(detector().version, second.version if second else None)
+
+
+def detect_all(text: str | None) -> list[Concern]:
+    """Return one concern per level the message raises, most urgent first.
+
+    The rules decide; the classifier may add a level more urgent than the most
+    urgent the rules found, or any level when they found none. It never removes one.
+    """
+    if not text or not text.strip():
+        return []
+    found = detector().detect_all(text)
+    second = classifier()
+    if second is not None:
+        guess = second.predict(text)
+        most_urgent = SEVERITY.index(found[0].level) if found else len(SEVERITY)
+        if guess is not None and SEVERITY.index(guess) < most_urgent:
+            found = sorted(
+                [*found, Concern(guess, text, "classifier")],
+                key=lambda concern: SEVERITY.index(concern.level),
+            )
+    return found
 
 
 def detect(text: str | None) -> Concern | None:
     """Return the most urgent concern a message raises, or None."""
-    return detector().detect(text)
+    found = detect_all(text)
+    return found[0] if found else None
 
 
 def intent_for(level: Level) -> str:
