@@ -20,7 +20,7 @@ PYTHON310 = $(shell \
 	  fi; \
 	done)
 
-.PHONY: help install migrate train run validate lint test test-stories bench clean
+.PHONY: help install migrate train run validate lint safety-report test test-stories bench clean
 
 help:
 	@echo "make run       set up, migrate, train if needed, start everything (careprep up)"
@@ -28,6 +28,7 @@ help:
 	@echo "make train     train the Rasa model if models/ has none for the current data"
 	@echo "make validate  rasa data validate (warnings fail)"
 	@echo "make lint      ruff and mypy"
+	@echo "make safety-report  safety netting recall and false alarms on the held-out half"
 	@echo "make bench     measure training, model load, reply latency and memory"
 
 $(STAMP): pyproject.toml
@@ -67,7 +68,10 @@ test-stories: train
 	$(BIN)/rasa test core --stories tests/stories --model "$$($(BIN)/python -c 'from bot.model import model_path; print(model_path())')" \
 	  --out var/test-results --fail-on-prediction-errors
 
-test: lint validate train
+safety-report: train
+	$(BIN)/python -m bot.safety.evaluate --half heldout
+
+test: lint validate train safety-report
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-stories
 
@@ -75,4 +79,4 @@ bench: train
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) models/*.tar.gz var/test-results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) models/*.tar.gz models/safety var/test-results .pytest_cache .mypy_cache .ruff_cache

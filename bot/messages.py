@@ -47,24 +47,39 @@ ANYTHING_ELSE_GOAL = (
     "Tell me, or reply NO to move on."
 )
 
-SAFETY_REPLIES = {
+SAFETY_SIGNPOSTS = {
     "emergency": (
         "This could be an emergency. If it is happening now, call 999 now. "
-        "Do not wait for a reply: these messages are not read in real time. "
-        "We will let your practice know."
+        "Do not wait for a reply."
     ),
     "mental_health": (
         "I'm sorry you are feeling like this. If you are in danger now, call 999. "
         "For urgent mental health help, call NHS 111 and choose option 2. "
-        "You can talk to Samaritans any time, free, on 116 123. "
-        "These messages are not read in real time. We will let your practice know."
+        "You can talk to Samaritans any time, free, on 116 123."
+    ),
+    "safeguarding": (
+        "I'm sorry this is happening to you. If you are in danger now, call 999; "
+        "if you can't talk, press 55 when asked. The National Domestic Abuse Helpline "
+        "is free, any time, on 0808 2000 247."
     ),
     "urgent": (
         "If you need medical help soon, go to 111.nhs.uk or call NHS 111. "
-        "If it gets worse or you feel very unwell, call 999. "
-        "These messages are not read in real time. We will let your practice know."
+        "If it gets worse or you feel very unwell, call 999."
     ),
 }
+"""What each level of concern needs to be told, most urgent first (bot.safety.SEVERITY)."""
+SAFETY_TAIL = "These messages are not read in real time. We will let your practice know."
+SAFETY_REPLIES = {
+    level: f"{signpost} {SAFETY_TAIL}" for level, signpost in SAFETY_SIGNPOSTS.items()
+}
+
+
+def safety_reply(levels: list[str]) -> str:
+    """Return the signposting for every level found, most urgent first, then the tail."""
+    signposts = [SAFETY_SIGNPOSTS[level] for level in dict.fromkeys(levels)]
+    return " ".join([*signposts, SAFETY_TAIL])
+
+
 SAFETY_PAUSE = "Your answers so far are saved. When you are ready, message me and we will carry on."
 
 SMS_GREETING = (

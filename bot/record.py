@@ -101,6 +101,9 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
                 "raised_at": _iso(flag.raised_at),
                 "handled_at": _iso(flag.handled_at),
                 "handled_by": flag.handled_by,
+                "detected_by": flag.detected_by,
+                "pattern_version": flag.pattern_version,
+                "classifier_version": flag.classifier_version,
             }
             for flag in flags
         ],

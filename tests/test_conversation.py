@@ -8,7 +8,9 @@ import pytest
 
 from bot import messages
 from bot.questionnaire import position, question
+from bot.safety import Level
 from tests.rasa_stack import RasaStack
+from tests.safety_samples import carries_signposting, held_out_red_flags
 
 pytestmark = pytest.mark.rasa
 
@@ -317,17 +319,16 @@ def test_a_concern_outside_the_questions_and_from_a_stranger(rasa: RasaStack) ->
     assert reply.texts == [messages.SAFETY_REPLIES["mental_health"]]
 
 
-def test_every_trigger_phrase_gets_its_reply_over_rest(rasa: RasaStack) -> None:
-    from tests.test_safety import TRIGGERS
-
+def test_held_out_red_flags_get_their_signposting_first_over_rest(rasa: RasaStack) -> None:
+    sample = held_out_red_flags(per_level=5, salt="rest")
     token = rasa.invite()
     start(rasa, token)
     rasa.say(token, "yes")
-    for level, text in TRIGGERS:
-        reply = rasa.say(token, text)
-        assert reply.texts[0] == messages.SAFETY_REPLIES[level.value], text
-    flags = json.loads(rasa.export(token, "json"))["safety_flags"]
-    assert len(flags) == len(TRIGGERS)
+    for example in sample:
+        reply = rasa.say(token, example.text)
+        assert carries_signposting(reply.texts[0], Level(example.level)), (example, reply.texts)
+    flagged = {flag["message"] for flag in json.loads(rasa.export(token, "json"))["safety_flags"]}
+    assert flagged == {example.text for example in sample}
 
 
 def test_a_no_to_sharing_is_respected_and_recorded(rasa: RasaStack) -> None:

@@ -1,38 +1,74 @@
-"""Safety netting: the deterministic detector on phrase lists, and the data held to it."""
+"""Safety netting: measured on the held-out half of the corpus, and the parts that make it up."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.safety import SEVERITY, Level, detect, intent_for, level_of_intent, patterns
-from bot.safety.matching import compile_pattern
+from bot.safety import (
+    SEVERITY,
+    Concern,
+    Level,
+    combine,
+    detect,
+    detector,
+    intent_for,
+    level_of_intent,
+    trained_classifier,
+)
+from bot.safety.corpus import Half, examples, half_of, legacy_examples, written_examples
+from bot.safety.evaluate import MAX_FALSE_ALARM_RATE, MIN_RECALL, evaluate, rules_only, table
 
 ROOT = Path(__file__).resolve().parents[1]
-PHRASES = yaml.safe_load((ROOT / "tests/safety_phrases.yml").read_text())
-TRIGGERS = [(Level(level), text) for level, texts in PHRASES["triggers"].items() for text in texts]
-EVERYDAY: list[str] = PHRASES["everyday"]
-MAX_FALSE_ALARM_RATE = 0.02
+LEGACY_TRIGGERS = [
+    (Level(example.level), example.text) for example in legacy_examples() if example.is_red_flag
+]
 
 
-def test_the_lists_are_big_enough() -> None:
-    assert len(TRIGGERS) >= 150
-    assert len(EVERYDAY) >= 150
-    assert {level for level, _ in TRIGGERS} == set(SEVERITY)
+def test_the_corpus_is_big_enough_and_covers_every_level_in_both_halves() -> None:
+    written = written_examples()
+    assert sum(example.is_red_flag for example in written) >= 400
+    assert sum(not example.is_red_flag for example in written) >= 400
+    for half in Half:
+        levels = Counter(example.level for example in examples(half))
+        for level in SEVERITY:
+            assert levels[level.value] >= 50, (half, level, levels)
+        assert levels["none"] >= 200, (half, levels)
 
 
-@pytest.mark.parametrize(("level", "text"), TRIGGERS, ids=[text[:40] for _, text in TRIGGERS])
-def test_every_trigger_phrase_raises_its_level(level: Level, text: str) -> None:
-    concern = detect(text)
-    assert concern is not None, text
-    assert concern.level == level, (text, concern)
+def test_the_split_is_fixed_by_the_seed_and_the_halves_do_not_overlap() -> None:
+    development = {example.text for example in examples(Half.DEVELOPMENT)}
+    held_out = {example.text for example in examples(Half.HELD_OUT)}
+    assert not development & held_out
+    assert {example.text for example in legacy_examples()} <= development
+    assert all(half_of(text) is Half.HELD_OUT for text in held_out)
+    share = len(held_out) / len(written_examples())
+    assert 0.4 < share < 0.6
 
 
-def test_false_alarms_on_everyday_phrases_stay_under_2_percent() -> None:
-    alarms = [(text, detect(text)) for text in EVERYDAY if detect(text) is not None]
-    assert len(alarms) / len(EVERYDAY) <= MAX_FALSE_ALARM_RATE, alarms
+def test_held_out_recall_per_level_and_false_alarms_meet_the_floor() -> None:
+    report = evaluate(Half.HELD_OUT)
+    print("\n" + table(report))
+    for level in SEVERITY:
+        assert report.recall(level) >= MIN_RECALL, table(report)
+    assert report.false_alarm_rate <= MAX_FALSE_ALARM_RATE, table(report)
+
+
+def test_the_rules_alone_keep_false_alarms_under_the_cap_on_held_out_messages() -> None:
+    report = evaluate(Half.HELD_OUT, rules_only)
+    print("\n" + table(report))
+    assert report.false_alarm_rate <= MAX_FALSE_ALARM_RATE, table(report)
+
+
+@pytest.mark.parametrize(
+    ("level", "text"), LEGACY_TRIGGERS, ids=[text[:40] for _, text in LEGACY_TRIGGERS]
+)
+def test_the_version_1_phrases_still_raise_their_level(level: Level, text: str) -> None:
+    found = {concern.level for concern in detector().detect_all(text)}
+    assert level in found or (level is Level.URGENT and Level.EMERGENCY in found), (text, found)
 
 
 @pytest.mark.parametrize(
@@ -45,29 +81,88 @@ def test_false_alarms_on_everyday_phrases_stay_under_2_percent() -> None:
         "no chest pain since the new tablets",
         "I'm not suicidal, just fed up",
         "I had a fall two years ago",
+        "had a stroke in 2019 and I'm walking well now",
+        "what should I do if my sugar goes low when I'm out?",
+        "I keep fit by swimming twice a week",
     ],
 )
-def test_the_design_examples_do_not_trip_it(text: str) -> None:
+def test_everyday_words_do_not_trip_it(text: str) -> None:
     assert detect(text) is None
 
 
 @pytest.mark.parametrize(
     ("text", "level"),
     [
-        (
-            "What matters: my family, but honestly some days I think about ending my life",
-            Level.MENTAL_HEALTH,
-        ),
-        ("my garden. also chest pian since last night", Level.EMERGENCY),
-        ("I took an overdose and I can't breathe", Level.EMERGENCY),
-        ("no fever, but I can't breathe", Level.EMERGENCY),
+        ("my husband collapsed an hour ago", Level.EMERGENCY),
+        ("had a fit at lunchtime", Level.EMERGENCY),
+        ("I think he's had a stroke", Level.EMERGENCY),
+        ("chesst pian since last night", Level.EMERGENCY),
+        ("he's unconsious on the floor", Level.EMERGENCY),
+        ("she's having a siezure", Level.EMERGENCY),
+        ("My family, but some days I think about ending my life", Level.MENTAL_HEALTH),
+        ("my partner hit me again last night and I'm scared to go home", Level.SAFEGUARDING),
+        ("blood in my wee since Tuesday", Level.URGENT),
     ],
 )
-def test_a_concern_inside_a_longer_answer_is_found_at_the_most_urgent_level(
-    text: str, level: Level
-) -> None:
-    concern = detect(text)
-    assert concern is not None and concern.level == level
+def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: Level) -> None:
+    assert level in {concern.level for concern in detector().detect_all(text)}, text
+
+
+def test_every_concern_in_one_message_is_found_most_urgent_first() -> None:
+    found = [
+        concern.level
+        for concern in detector().detect_all(
+            "I took all my tablets an hour ago because I want to die"
+        )
+    ]
+    assert found[0] is Level.EMERGENCY
+    assert Level.MENTAL_HEALTH in found
+
+
+def test_the_classifier_may_add_a_more_urgent_level_but_never_lowers_or_removes_one() -> None:
+    urgent = [Concern(Level.URGENT, "fever")]
+    raised = combine(urgent, Level.EMERGENCY, "text")
+    assert [concern.level for concern in raised] == [Level.EMERGENCY, Level.URGENT]
+    assert raised[0].source == "classifier"
+    emergency = [Concern(Level.EMERGENCY, "collapsed")]
+    assert combine(emergency, Level.URGENT, "text") == emergency
+    assert combine(emergency, None, "text") == emergency
+    assert [c.level for c in combine([], Level.MENTAL_HEALTH, "t")] == [Level.MENTAL_HEALTH]
+
+
+def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data() -> None:
+    from bot.safety.classifier import current_version
+
+    classifier = trained_classifier()
+    assert classifier is not None, "run `make train`"
+    assert classifier.version == current_version()
+
+
+def test_training_the_classifier_twice_gives_the_same_model() -> None:
+    from bot.safety.classifier import train, training_examples
+
+    sample = training_examples()[::6]
+    first = train(sample, "a").probabilities("my chest feels tight and heavy")
+    second = train(sample, "b").probabilities("my chest feels tight and heavy")
+    assert first == second
+
+
+def test_patterns_are_versioned_and_the_version_follows_their_content() -> None:
+    from bot.safety import PATTERNS_DIR
+    from bot.safety.matching import load_patterns
+
+    version = detector().version
+    number, digest = version.split("+")
+    assert int(number) >= 2 and len(digest) == 8
+    assert load_patterns(PATTERNS_DIR).version == version
+
+
+def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:
+    from bot.safety.matching import Detector, load_patterns
+
+    (tmp_path / "common.yml").write_text("version: 9\nlevels:\n  urgent: ['NOWHERE ~2 pain']\n")
+    with pytest.raises(ValueError, match="unknown concept NOWHERE"):
+        Detector(load_patterns(tmp_path))
 
 
 def test_nlu_examples_agree_with_the_detector() -> None:
@@ -80,28 +175,14 @@ def test_nlu_examples_agree_with_the_detector() -> None:
                 continue
             concern = detect(example)
             if level is None:
-                assert concern is None, (block["intent"], example)
+                assert concern is None, (block["intent"], example, concern)
             else:
-                assert concern is not None and concern.level == level, example
+                assert concern is not None and concern.level == level, (example, concern)
 
 
-def test_intents_carry_their_level() -> None:
+def test_every_level_has_an_intent_and_a_rule() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    rules = (ROOT / "bot/data/rules.yml").read_text()
     for level in SEVERITY:
-        assert level_of_intent(intent_for(level)) is level
-    assert level_of_intent("inform") is None
-
-
-def test_patterns_are_versioned_and_compile() -> None:
-    shipped = patterns()
-    assert isinstance(shipped["version"], int)
-    for level in SEVERITY:
-        for line in shipped["levels"][level.value]:
-            assert compile_pattern(line), line
-    assert compile_pattern("a|b c? * /^4[0-2]$/") == [
-        {"NORM": {"IN": ["a", "b"]}},
-        {"NORM": "c", "OP": "?"},
-        {"OP": "?"},
-        {"OP": "?"},
-        {"OP": "?"},
-        {"NORM": {"REGEX": "^4[0-2]$"}},
-    ]
+        assert intent_for(level) in domain["intents"]
+        assert f"intent: {intent_for(level)}" in rules

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.safety import Level
 from integrations.sms.text import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
 from tests.fake_twilio import FakeTwilio
 from tests.rasa_stack import RasaStack, new_message_sid, sign
+from tests.safety_samples import carries_signposting, held_out_red_flags
 from tests.test_conversation import ANSWERS
 
 pytestmark = pytest.mark.rasa
@@ -270,14 +272,52 @@ def test_a_safety_concern_by_sms_is_answered_first_even_before_the_check(
     assert levels == ["mental_health", "emergency"]
 
 
-def test_every_trigger_phrase_gets_its_reply_by_sms(rasa: RasaStack) -> None:
-    from tests.test_safety import TRIGGERS
-
-    phone, _ = booked(rasa)
+def at_state(rasa: RasaStack, state: str) -> tuple[str, int]:
+    """Book a patient whose SMS conversation is then put in the given state."""
+    phone, appointment_id = booked(rasa)
+    if state == "identity check":
+        rasa.sms(phone, "Hi")
+        return phone, appointment_id
     verified(rasa, phone)
-    for level, text in TRIGGERS:
-        reply = rasa.sms(phone, text)
-        assert reply.texts[0] == messages.SAFETY_REPLIES[level.value], text
+    answers = [text for _, text in ANSWERS]
+    if state == "question":
+        rasa.sms(phone, "yes")
+    elif state == "read-back":
+        readback = answers.index("yes", 1)
+        for text in answers[:readback]:
+            reply = rasa.sms(phone, text)
+        assert any("Here is what you told me" in text for text in reply.texts)
+    elif state == "paused":
+        rasa.sms(phone, "yes")
+        rasa.sms(phone, "PAUSE")
+    elif state == "complete":
+        for text in answers:
+            reply = rasa.sms(phone, text)
+        assert reply.texts == [messages.COMPLETE_SHARED]
+    elif state == "opted out":
+        rasa.sms(phone, "STOP")
+    return phone, appointment_id
+
+
+STATES = ["identity check", "question", "read-back", "paused", "complete", "opted out"]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_held_out_red_flags_by_sms_get_their_signposting_first_in_every_state(
+    rasa: RasaStack, state: str
+) -> None:
+    sample = held_out_red_flags(per_level=2, salt=state)
+    phone, appointment_id = at_state(rasa, state)
+    for example in sample:
+        reply = rasa.sms(phone, example.text)
+        assert reply.status == 200
+        if state == "opted out":
+            assert reply.texts == [], example
+        else:
+            assert carries_signposting(reply.texts[0], Level(example.level)), (example, reply.texts)
+            sms_native(reply.texts)
+    flags = json.loads(rasa.export_by_appointment(appointment_id, "json"))["safety_flags"]
+    assert {example.text for example in sample} <= {flag["message"] for flag in flags}
 
 
 def test_signed_delivery_reports_are_recorded(rasa: RasaStack) -> None:

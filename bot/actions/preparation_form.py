@@ -156,7 +156,7 @@ class ValidatePreparationForm(FormValidationAction):
 
         def check(session: Session, preparation: Preparation | None) -> dict[str, Any]:
             if concern is not None:
-                respond_to_concern(session, preparation, concern, text, requested, dispatcher)
+                respond_to_concern(session, preparation, tracker, text, requested, dispatcher)
             changes = self.check_answer(
                 session,
                 preparation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -10,38 +12,61 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.actions.store import with_preparation
-from bot.safety import Level, level_of_intent
+from bot.safety import SEVERITY, Level, level_of_intent
 from bot.safety.flags import raise_flag
 from bot.store.models import Preparation
 
 SAFETY_PAUSE = "safety_pause"
-STOPPING_LEVELS = (Level.EMERGENCY, Level.MENTAL_HEALTH)
+SAFETY_KEY = "safety"
+STOPPING_LEVELS = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING)
 """After these, the next question waits until the patient writes again."""
 
 
+def concerns_in(tracker: Tracker) -> list[dict[str, Any]]:
+    """Return every concern the NLU safety netting found in the latest message, most urgent first.
+
+    The NLU component keeps them under ``safety``; the intent alone carries the
+    most urgent one, which is enough when the parse data has no list.
+    """
+    found = [
+        concern
+        for concern in tracker.latest_message.get(SAFETY_KEY) or []
+        if concern.get("level") in {level.value for level in SEVERITY}
+    ]
+    if found:
+        return sorted(found, key=lambda concern: SEVERITY.index(Level(concern["level"])))
+    level = level_of_intent((tracker.latest_message.get("intent") or {}).get("name"))
+    return [{"level": level.value, "source": "rules"}] if level else []
+
+
 def concern_in(tracker: Tracker) -> Level | None:
-    """Return the level of concern the NLU safety check found in the latest message."""
-    return level_of_intent((tracker.latest_message.get("intent") or {}).get("name"))
+    """Return the most urgent level of concern in the latest message, or None."""
+    found = concerns_in(tracker)
+    return Level(found[0]["level"]) if found else None
 
 
 def respond_to_concern(
     session: Session,
     preparation: Preparation | None,
-    level: Level,
+    tracker: Tracker,
     text: str,
     question_id: str | None,
     dispatcher: CollectingDispatcher,
 ) -> None:
-    """Send the signposting for a concern and flag it for the patient's practice."""
-    dispatcher.utter_message(text=messages.SAFETY_REPLIES[level.value])
+    """Send the signposting for every concern, most urgent first, and flag each for the practice."""
+    found = concerns_in(tracker)
+    dispatcher.utter_message(text=messages.safety_reply([concern["level"] for concern in found]))
     if preparation is not None:
-        raise_flag(session, preparation, level.value, text, question_id)
+        for concern in found:
+            raise_flag(
+                session, preparation, concern["level"], text, question_id, concern.get("source")
+            )
 
 
 class ActionSafetyNetting(Action):
     """Signposts a concern raised outside the questions (the form checks its own answers).
 
-    The concern was found by the deterministic check in the NLU pipeline
+    The concern was found by the safety netting in the NLU pipeline
     (``bot.nlu.safety``), which sets a ``safety_<level>`` intent.
     """
 
@@ -52,14 +77,13 @@ class ActionSafetyNetting(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Reply with the signposting for the message's concern and raise a flag."""
+        """Reply with the signposting for the message's concerns and raise flags."""
         text = tracker.latest_message.get("text") or ""
-        level = concern_in(tracker)
-        if level is None:
+        if concern_in(tracker) is None:
             return []
 
         def respond(session: Session, preparation: Preparation | None) -> None:
-            respond_to_concern(session, preparation, level, text, None, dispatcher)
+            respond_to_concern(session, preparation, tracker, text, None, dispatcher)
 
         await with_preparation(tracker.sender_id, respond)
         return []

@@ -1,26 +1,47 @@
-"""A Rasa NLU component that runs the safety detector on every message.
+"""A Rasa NLU component that runs the safety netting on every message.
 
 It runs last. When ``bot.safety`` finds a concern the message gets the
-``safety_<level>`` intent whatever else was predicted (a concern outranks a
-command); a trained guess of a safety intent without a detected concern is
-turned back into ``inform``, so the deterministic check alone decides.
+``safety_<level>`` intent of the most urgent one whatever else was predicted (a
+concern outranks a command), and every concern found is kept in the parse data
+under ``safety`` for the actions. A trained guess of a safety intent without a
+detected concern is turned back into ``inform``: the assistant's model never
+decides this alone (the safety classifier is part of ``bot.safety``, not of it).
 """
 
 from __future__ import annotations
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu import DeterministicIntentClassifier
-from bot.safety import SEVERITY, detect, intent_for
+from bot.nlu import ANSWER_INTENT, DeterministicIntentClassifier, predicted_intent, set_intent
+from bot.safety import SEVERITY, detect_all, intent_for
+
+SAFETY_KEY = "safety"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class SafetyIntentClassifier(DeterministicIntentClassifier):
-    """Sets a ``safety_<level>`` intent from the deterministic detector."""
+    """Sets a ``safety_<level>`` intent from the safety netting and keeps every concern."""
 
     ruled_intents = tuple(intent_for(level) for level in SEVERITY)
 
     def decide(self, text: str | None) -> str | None:
         """Return the safety intent of the most urgent concern in the text."""
-        concern = detect(text)
-        return intent_for(concern.level) if concern else None
+        found = detect_all(text)
+        return intent_for(found[0].level) if found else None
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Set the intent, and keep every concern found in the parse data."""
+        for message in messages:
+            found = detect_all(message.get(TEXT))
+            message.set(
+                SAFETY_KEY,
+                [{"level": c.level.value, "words": c.words, "source": c.source} for c in found],
+                add_to_output=True,
+            )
+            if found:
+                set_intent(message, intent_for(found[0].level))
+            elif predicted_intent(message) in self.ruled_intents:
+                set_intent(message, ANSWER_INTENT)
+        return messages

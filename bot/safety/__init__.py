@@ -69,7 +69,7 @@ def detector() -> Detector:
 
 
 @lru_cache(maxsize=1)
-def classifier() -> SafetyClassifier | None:
+def trained_classifier() -> SafetyClassifier | None:
     """Return the trained classifier for the current corpus, or None if it is not trained."""
     from bot.safety.classifier import load_current
 
@@ -81,29 +81,29 @@ def classifier() -> SafetyClassifier | None:
 
 def versions() -> Versions:
     """Return the versions of the rules and of the classifier in use."""
-    second = classifier()
+    second = trained_classifier()
     return Versions(detector().version, second.version if second else None)
 
 
-def detect_all(text: str | None) -> list[Concern]:
-    """Return one concern per level the message raises, most urgent first.
+def combine(found: list[Concern], guess: Level | None, text: str) -> list[Concern]:
+    """Add the classifier's guess to the rules' concerns when it is more urgent than all of them.
 
-    The rules decide; the classifier may add a level more urgent than the most
-    urgent the rules found, or any level when they found none. It never removes one.
+    The classifier can only raise: a guess at or below the most urgent level the
+    rules found is ignored, and nothing the rules found is ever removed.
     """
+    most_urgent = SEVERITY.index(found[0].level) if found else len(SEVERITY)
+    if guess is None or SEVERITY.index(guess) >= most_urgent:
+        return found
+    return [Concern(guess, text, "classifier"), *found]
+
+
+def detect_all(text: str | None) -> list[Concern]:
+    """Return one concern per level the message raises, most urgent first (both nets)."""
     if not text or not text.strip():
         return []
     found = detector().detect_all(text)
-    second = classifier()
-    if second is not None:
-        guess = second.predict(text)
-        most_urgent = SEVERITY.index(found[0].level) if found else len(SEVERITY)
-        if guess is not None and SEVERITY.index(guess) < most_urgent:
-            found = sorted(
-                [*found, Concern(guess, text, "classifier")],
-                key=lambda concern: SEVERITY.index(concern.level),
-            )
-    return found
+    second = trained_classifier()
+    return combine(found, second.predict(text) if second else None, text)
 
 
 def detect(text: str | None) -> Concern | None:

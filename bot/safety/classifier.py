@@ -16,6 +16,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import spacy
 from spacy.language import Language
@@ -33,7 +34,7 @@ EPOCHS = 25
 THRESHOLD = 0.85
 """The classifier adds a level only when it gives that level at least this probability."""
 LABELS = (NO_FLAG, *(level.value for level in SEVERITY))
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "textcat": {
         "model": {
             "@architectures": "spacy.TextCatBOW.v2",

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.appointments import InputError
-from bot.safety import patterns
+from bot.safety import versions
 from bot.store.models import Practice, Preparation, SafetyFlag, utcnow
 
 
@@ -16,12 +16,16 @@ def raise_flag(
     level: str,
     message: str,
     question_id: str | None,
+    detected_by: str | None = None,
 ) -> SafetyFlag:
     """Store a flag for the practice: its level, the whole message and where it came.
 
-    ``level`` is a safety level (``Level.value``) or ``identity`` for a failed SMS check.
+    ``level`` is a safety level (``Level.value``) or ``identity`` for a failed SMS check;
+    ``detected_by`` says which net found a concern (``rules`` or ``classifier``), and
+    the versions of both nets in use are kept with it.
     """
     appointment = preparation.appointment
+    in_use = versions() if detected_by else None
     flag = SafetyFlag(
         practice_id=appointment.practice_id,
         patient_id=appointment.patient_id,
@@ -29,7 +33,9 @@ def raise_flag(
         level=level,
         message=message,
         question_id=question_id,
-        pattern_version=patterns()["version"],
+        pattern_version=in_use.patterns if in_use else None,
+        classifier_version=in_use.classifier if in_use else None,
+        detected_by=detected_by,
     )
     session.add(flag)
     session.flush()

@@ -146,8 +146,9 @@ class Normaliser:
         words = [self.correct(token.text) for token in tokens]
         doc = Doc(self.nlp.vocab, words=words, spaces=[bool(t.whitespace_) for t in tokens])
         doc = self.nlp.get_pipe("sentencizer")(doc)
-        for token, original in zip(doc, tokens):
-            token.norm_ = self.key(original.norm_ if original.norm_ != original.lower_ else token.text)
+        for token, original in zip(doc, tokens, strict=True):
+            exception = original.norm_ != original.lower_
+            token.norm_ = self.key(original.norm_ if exception else token.text)
         return doc
 
 
@@ -172,7 +173,9 @@ class RuleCompiler:
     def _words(self, option: str) -> list[str]:
         return sorted({self.key(word) for word in option.split("|")})
 
-    def _element(self, part: str, seen: tuple[str, ...] = ()) -> tuple[list[list[dict[str, Any]]], bool]:
+    def _element(
+        self, part: str, seen: tuple[str, ...] = ()
+    ) -> tuple[list[list[dict[str, Any]]], bool]:
         """Return the alternatives (each a token list) of one part, and whether it is optional."""
         optional = part.endswith("?") and len(part) > 1
         part = part.rstrip("?") if optional else part

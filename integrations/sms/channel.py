@@ -29,7 +29,7 @@ from bot import messages
 from bot.appointments import InputError, parse_phone
 from bot.contacts import is_opted_out, preparation_for_phone, set_opted_out
 from bot.outbox import record_delivery_status
-from bot.safety import detect
+from bot.safety import detect_all
 from bot.safety.flags import raise_flag
 from bot.settings import Settings, get_settings
 from bot.store import session_scope
@@ -221,13 +221,14 @@ def opt(phone: str, opted_out: bool) -> None:
 
 def flag_if_concerning(phone: str, text: str) -> None:
     """Flag a concern from an opted-out number: no reply is allowed, but the practice must know."""
-    concern = detect(text)
-    if concern is None:
+    found = detect_all(text)
+    if not found:
         return
     with session_scope() as session:
         preparation = preparation_for_phone(session, phone)
         if preparation is not None:
-            raise_flag(session, preparation, concern.level.value, text, None)
+            for concern in found:
+                raise_flag(session, preparation, concern.level.value, text, None, concern.source)
 
 
 def record_status(sid: str, status: str, error_code: str | None) -> None:
