@@ -8,7 +8,7 @@ A message goes through four steps, each from a library built for it:
 2. every word is reduced to its lemma (spaCy's lookup lemmatizer, from
    ``spacy-lookups-data``), so "collapsed", "collapsing" and "collapse" are one word;
 3. the rules, written over concepts ("LOSE_CONSCIOUSNESS", "SELF ~3 HARM") rather than
-   phrases, are compiled into one spaCy ``Matcher``;
+   phrases, are matched with bounded gaps inside a sentence (``Rules``);
 4. each finding is checked by medspaCy's ConText for negation, history and
    hypotheticals ("no chest pain", "a fall two years ago", "what if I collapse"). A
    finding that ConText marks is dropped; uncertainty and family members are never a
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ import yaml
 from medspacy.context import ConText, ConTextRule
 from medspacy.context.context import DEFAULT_RULES_FILEPATH
 from spacy.lookups import Table
-from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 from symspellpy import SymSpell, Verbosity
 
@@ -38,7 +36,6 @@ from bot.safety import SEVERITY, Concern, Level
 
 SPAN_GROUP = "safety"
 SENTENCE_END = [".", "!", "?", ";"]
-MAX_VARIANTS = 5000
 CONTEXT_CATEGORIES = {
     "NEGATED_EXISTENCE": "is_negated",
     "HISTORICAL": "is_historical",
@@ -157,105 +154,207 @@ def _english_words() -> frozenset[str]:
     return frozenset(line.split()[0] for line in dictionary.read_text().splitlines() if line)
 
 
-class RuleCompiler:
-    """Compiles rule lines into spaCy Matcher patterns.
+@dataclass(frozen=True)
+class Element:
+    """One part of a rule: what it matches, whether it may be left out, the gap before it."""
+
+    kind: str  # "words", "regex" or "concept"
+    value: Any
+    optional: bool
+    gap: int
+
+
+Spans = frozenset[tuple[int, int]]
+
+
+class Rules:
+    """Rule lines over concepts, matched with bounded gaps inside a sentence.
 
     Syntax of a rule line (words are lemmas, lower case): ``a|b`` one of these words;
     ``CONCEPT`` any phrase of a concept; ``x?`` optional; ``~N`` up to N other words
-    in the same sentence; ``*`` is ``~3``; ``/regex/`` a word matching it.
+    in the same sentence; ``*`` is ``~3``; ``/regex/`` a word matching it. A concept's
+    phrases use the same syntax. Matching is a small dynamic programme over the
+    spans each part matches, so a wide gap costs nothing extra.
     """
 
     def __init__(self, concepts: dict[str, list[str]], key: Any) -> None:
-        """Keep the concepts and the function that turns a word into its key."""
-        self.concepts = concepts
+        """Parse every concept; ``key`` turns a written word into the key tokens carry."""
         self.key = key
+        self.concepts: dict[str, list[tuple[Element, ...]]] = {}
+        self._raw = concepts
+        for name in concepts:
+            self._concept(name, ())
+        self.phrase_needs = {
+            name: [self.needs(phrase) for phrase in phrases]
+            for name, phrases in self.concepts.items()
+        }
 
-    def _words(self, option: str) -> list[str]:
-        return sorted({self.key(word) for word in option.split("|")})
+    def _concept(self, name: str, seen: tuple[str, ...]) -> None:
+        if name in self.concepts:
+            return
+        if name not in self._raw:
+            raise ValueError(f"unknown concept {name}")
+        if name in seen:
+            raise ValueError(f"concept {name} refers to itself")
+        self.concepts[name] = [self.parse(phrase, (*seen, name)) for phrase in self._raw[name]]
 
-    def _element(
-        self, part: str, seen: tuple[str, ...] = ()
-    ) -> tuple[list[list[dict[str, Any]]], bool]:
-        """Return the alternatives (each a token list) of one part, and whether it is optional."""
-        optional = part.endswith("?") and len(part) > 1
-        part = part.rstrip("?") if optional else part
-        if part == "*":
-            part = "~3"
-        if re.fullmatch(r"~\d+", part):
-            gap = {"NORM": {"NOT_IN": SENTENCE_END}, "OP": "?"}
-            return [[gap] * int(part[1:])], False
-        if len(part) > 2 and part.startswith("/") and part.endswith("/"):
-            return [[{"NORM": {"REGEX": part[1:-1]}}]], optional
-        if part.isupper() and part.replace("_", "").isalpha():
-            if part not in self.concepts:
-                raise ValueError(f"unknown concept {part}")
-            if part in seen:
-                raise ValueError(f"concept {part} refers to itself")
-            return self._concept(part, (*seen, part)), optional
-        return [[{"NORM": {"IN": self._words(part)}}]], optional
-
-    def _concept(self, name: str, seen: tuple[str, ...]) -> list[list[dict[str, Any]]]:
-        single: set[str] = set()
-        alternatives: list[list[dict[str, Any]]] = []
-        for phrase in self.concepts[name]:
-            parts = phrase.split()
-            if len(parts) == 1 and not parts[0].isupper() and "?" not in parts[0]:
-                single.update(self._words(parts[0]))
+    def parse(self, line: str, seen: tuple[str, ...] = ()) -> tuple[Element, ...]:
+        """Parse one rule line (or concept phrase) into its elements."""
+        elements: list[Element] = []
+        gap = 0
+        for part in line.split():
+            if part == "*":
+                part = "~3"
+            if re.fullmatch(r"~\d+", part):
+                gap += int(part[1:])
+                continue
+            optional = part.endswith("?") and len(part) > 1
+            part = part[:-1] if optional else part
+            if len(part) > 2 and part.startswith("/") and part.endswith("/"):
+                element = Element("regex", re.compile(part[1:-1]), optional, gap)
+            elif part.isupper() and part.replace("_", "").isalpha():
+                self._concept(part, seen)
+                element = Element("concept", part, optional, gap)
             else:
-                alternatives.extend(self._sequence(parts, seen))
-        if single:
-            alternatives.insert(0, [{"NORM": {"IN": sorted(single)}}])
-        return alternatives
+                words = frozenset(self.key(word) for word in part.split("|"))
+                element = Element("words", words, optional, gap)
+            elements.append(element)
+            gap = 0
+        if not elements or all(element.optional for element in elements):
+            raise ValueError(f"rule {line!r} matches nothing for certain")
+        return tuple(elements)
 
-    def _sequence(self, parts: list[str], seen: tuple[str, ...] = ()) -> list[list[dict[str, Any]]]:
-        choices: list[list[list[dict[str, Any]]]] = []
-        for part in parts:
-            alternatives, optional = self._element(part, seen)
-            if optional:
-                alternatives = [*alternatives, []]
-            choices.append(alternatives)
-        variants = []
-        for combination in itertools.product(*choices):
-            variant = [token for piece in combination for token in piece]
-            if any("OP" not in token for token in variant):
-                variants.append(variant)
-            if len(variants) > MAX_VARIANTS:
-                raise ValueError(f"rule {' '.join(parts)!r} expands to too many patterns")
-        return variants
+    def match(self, doc: Doc, rule: tuple[Element, ...], cache: dict[Any, Any]) -> Spans:
+        """Return the (start, end) spans where a rule matches the doc."""
+        ends = cache["sentence_ends"]
+        states: set[tuple[int, int] | None] = {None}
+        slack: dict[tuple[int, int] | None, int] = {None: 0}
+        for element in rule:
+            spans = self._spans(doc, element, cache)
+            following: set[tuple[int, int] | None] = set()
+            following_slack: dict[tuple[int, int] | None, int] = {}
+            for state in states:
+                allowed = element.gap + slack[state]
+                if element.optional:
+                    following.add(state)
+                    following_slack[state] = max(following_slack.get(state, 0), allowed)
+                for start, end in spans:
+                    if state is None:
+                        joined = (start, end)
+                    elif state[1] <= start <= state[1] + allowed and not _crosses(
+                        ends, state[1], start
+                    ):
+                        joined = (state[0], end)
+                    else:
+                        continue
+                    following.add(joined)
+                    following_slack.setdefault(joined, 0)
+            states, slack = following, following_slack
+            if not states:
+                return frozenset()
+        return frozenset(state for state in states if state is not None)
 
-    def compile(self, rule: str) -> list[list[dict[str, Any]]]:
-        """Return the Matcher patterns of one rule line."""
-        return self._sequence(rule.split())
+    def needs(self, rule: tuple[Element, ...]) -> list[frozenset[str]]:
+        """Return word sets the doc must each meet for the rule to have any chance.
+
+        A cheap filter before matching: every required part of a rule needs one of
+        its words in the message (parts made only of regular expressions need none).
+        """
+        return [
+            words
+            for element in rule
+            if not element.optional
+            for words in [self._words_of(element)]
+            if words is not None
+        ]
+
+    def _words_of(self, element: Element) -> frozenset[str] | None:
+        if element.kind == "words":
+            return frozenset(element.value)
+        if element.kind == "regex":
+            return None
+        union: set[str] = set()
+        for phrase in self.concepts[element.value]:
+            needed = self.needs(phrase)
+            if not needed:
+                return None
+            union |= min(needed, key=len)
+        return frozenset(union)
+
+    def _spans(self, doc: Doc, element: Element, cache: dict[Any, Any]) -> Spans:
+        cache_key = (element.kind, id(element.value))
+        if cache_key not in cache:
+            positions: dict[str, list[int]] = cache["positions"]
+            if element.kind == "words":
+                hits = element.value & positions.keys()
+                found = frozenset((i, i + 1) for word in hits for i in positions[word])
+            elif element.kind == "regex":
+                found = frozenset(
+                    (i, i + 1)
+                    for word, places in positions.items()
+                    if element.value.search(word)
+                    for i in places
+                )
+            else:
+                present = positions.keys()
+                found = frozenset().union(
+                    *(
+                        self.match(doc, phrase, cache)
+                        for phrase, needs in zip(
+                            self.concepts[element.value],
+                            self.phrase_needs[element.value],
+                            strict=True,
+                        )
+                        if not any(words.isdisjoint(present) for words in needs)
+                    )
+                )
+            cache[cache_key] = found
+        return cache[cache_key]
+
+
+def _crosses(ends: list[int], start: int, stop: int) -> bool:
+    """Return True when a sentence end lies between two token positions."""
+    return ends[stop] - ends[start] > 0
 
 
 class Detector:
     """Finds every concern a message raises, most urgent first."""
 
     def __init__(self, patterns: Patterns) -> None:
-        """Compile one version of the patterns."""
+        """Parse one version of the patterns."""
         self.version = patterns.version
         self.normalise = Normaliser(patterns)
-        vocab = self.normalise.nlp.vocab
-        compiler = RuleCompiler(patterns.concepts, self.normalise.key)
-        self.matcher = Matcher(vocab)
-        for level in SEVERITY:
-            for rule in patterns.levels[level.value]:
-                self.matcher.add(level.value, compiler.compile(rule))
-        self.exclusions = Matcher(vocab)
-        for rule in patterns.exclusions:
-            self.exclusions.add("exclusion", compiler.compile(rule))
+        self.rules = Rules(patterns.concepts, self.normalise.key)
+        self.levels = [
+            (level, rule, self.rules.needs(rule))
+            for level in SEVERITY
+            for line in patterns.levels[level.value]
+            for rule in [self.rules.parse(line)]
+        ]
+        self.exclusions = [self.rules.parse(line) for line in patterns.exclusions]
         self.context = _context(self.normalise.nlp, patterns.context)
 
     def findings(self, text: str) -> list[Span]:
         """Return every finding in the message, with ConText's attributes set."""
         doc = self.normalise(text)
-        excluded = [(start, end) for _, start, end in self.exclusions(doc)]
-        spans = [
-            Span(doc, start, end, label=match_id)
-            for match_id, start, end in self.matcher(doc)
-            if not any(start < e_end and e_start < end for e_start, e_end in excluded)
+        ends = [0]
+        positions: dict[str, list[int]] = {}
+        for token in doc:
+            ends.append(ends[-1] + (token.norm_ in SENTENCE_END))
+            positions.setdefault(token.norm_, []).append(token.i)
+        cache: dict[Any, Any] = {"sentence_ends": ends, "positions": positions}
+        excluded = set().union(*(self.rules.match(doc, rule, cache) for rule in self.exclusions))
+        found: set[tuple[str, int, int]] = set()
+        present = positions.keys()
+        for level, rule, needs in self.levels:
+            if any(words.isdisjoint(present) for words in needs):
+                continue
+            for start, end in self.rules.match(doc, rule, cache):
+                if not any(start < e_end and e_start < end for e_start, e_end in excluded):
+                    found.add((level.value, start, end))
+        doc.spans[SPAN_GROUP] = [
+            Span(doc, start, end, label=label) for label, start, end in sorted(found)
         ]
-        doc.spans[SPAN_GROUP] = spans
         self.context(doc)
         return list(doc.spans[SPAN_GROUP])
 
@@ -269,7 +368,6 @@ class Detector:
                 continue
             found.setdefault(Level(span.label_), span.text)
         return [Concern(level, found[level]) for level in SEVERITY if level in found]
-
 
 def _context(nlp: Any, settings: dict[str, Any]) -> ConText:
     """Return medspaCy's ConText with its own rules, less those that do not fit patients' words."""
