@@ -94,10 +94,12 @@ def rules_only(text: str) -> list[Level]:
 NETS: dict[str, Detect] = {"both": both_nets, "rules": rules_only}
 
 
-def evaluate(half: Half, detect: Detect = both_nets) -> Report:
-    """Run the safety netting over one half of the corpus."""
+def evaluate(half: Half, detect: Detect = both_nets, batch: int | None = None) -> Report:
+    """Run the safety netting over one half of the corpus (or one batch of it)."""
     report = Report(half)
     for example in examples(half):
+        if batch is not None and example.batch != batch:
+            continue
         found = set(detect(example.text))
         names = sorted(level.value for level in found)
         if example.is_red_flag:
@@ -150,9 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--misses", action="store_true", help="list misses and false alarms")
     parser.add_argument("--level", help="list only this level's misses and alarms")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--batch", type=int, help="only the messages of this batch")
     args = parser.parse_args(argv)
     halves = [Half.DEVELOPMENT, Half.HELD_OUT] if args.half == "both" else [Half(args.half)]
-    reports = [evaluate(half, NETS[args.net]) for half in halves]
+    reports = [evaluate(half, NETS[args.net], args.batch) for half in halves]
     if args.json:
         print(json.dumps([report.figures() for report in reports], indent=2))
     else:

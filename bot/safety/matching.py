@@ -52,7 +52,7 @@ class Patterns:
     rewrite: dict[str, str]
     concepts: dict[str, list[str]]
     levels: dict[str, list[str]]
-    exclusions: list[str]
+    exclusions: dict[str, list[str]]
     context: dict[str, Any]
 
 
@@ -63,7 +63,7 @@ def load_patterns(folder: Path) -> Patterns:
     rewrite: dict[str, str] = {}
     concepts: dict[str, list[str]] = {}
     levels: dict[str, list[str]] = {level.value: [] for level in SEVERITY}
-    exclusions: list[str] = []
+    exclusions: dict[str, list[str]] = {level.value: [] for level in SEVERITY}
     context: dict[str, Any] = {}
     version = None
     for path in files:
@@ -76,9 +76,12 @@ def load_patterns(folder: Path) -> Patterns:
             if name in concepts:
                 raise ValueError(f"concept {name} is defined twice ({path.name})")
             concepts[name] = [str(word) for word in words]
+        own = [Level(level).value for level in loaded.get("levels") or {}]
         for level, rules in (loaded.get("levels") or {}).items():
             levels[Level(level).value].extend(str(rule) for rule in rules)
-        exclusions.extend(str(rule) for rule in loaded.get("exclusions") or [])
+        # A file's exclusions apply to its own levels; a file with no levels, to all.
+        for level in own or list(exclusions):
+            exclusions[level].extend(str(rule) for rule in loaded.get("exclusions") or [])
         context.update(loaded.get("context") or {})
     if version is None:
         raise ValueError(f"no pattern file in {folder} gives a version")
@@ -98,7 +101,7 @@ class Normaliser:
         self.nlp.initialize()
         self.lemmas: Table = lemmatizer.lookups.get_table("lemma_lookup")  # type: ignore[attr-defined]
         self.rewrites = [
-            (re.compile(rf"(?<![\w']){pattern}(?![\w'])", re.IGNORECASE), replacement)
+            (re.compile(rf"(?<![\w'])(?:{pattern})(?![\w'])", re.IGNORECASE), replacement)
             for pattern, replacement in patterns.rewrite.items()
         ]
         self.english = _english_words()
@@ -331,7 +334,10 @@ class Detector:
             for line in patterns.levels[level.value]
             for rule in [self.rules.parse(line)]
         ]
-        self.exclusions = [self.rules.parse(line) for line in patterns.exclusions]
+        self.exclusions = {
+            level: [self.rules.parse(line) for line in lines]
+            for level, lines in patterns.exclusions.items()
+        }
         self.context = _context(self.normalise.nlp, patterns.context)
 
     def findings(self, text: str) -> list[Span]:
@@ -343,14 +349,19 @@ class Detector:
             ends.append(ends[-1] + (token.norm_ in SENTENCE_END))
             positions.setdefault(token.norm_, []).append(token.i)
         cache: dict[Any, Any] = {"sentence_ends": ends, "positions": positions}
-        excluded = set().union(*(self.rules.match(doc, rule, cache) for rule in self.exclusions))
+        excluded = {
+            level: set().union(*(self.rules.match(doc, rule, cache) for rule in rules))
+            for level, rules in self.exclusions.items()
+        }
         found: set[tuple[str, int, int]] = set()
         present = positions.keys()
         for level, rule, needs in self.levels:
             if any(words.isdisjoint(present) for words in needs):
                 continue
             for start, end in self.rules.match(doc, rule, cache):
-                if not any(start < e_end and e_start < end for e_start, e_end in excluded):
+                if not any(
+                    start < e_end and e_start < end for e_start, e_end in excluded[level.value]
+                ):
                     found.add((level.value, start, end))
         doc.spans[SPAN_GROUP] = [
             Span(doc, start, end, label=label) for label, start, end in sorted(found)
@@ -364,10 +375,24 @@ class Detector:
             return []
         found: dict[Level, str] = {}
         for span in self.findings(text):
-            if any(getattr(span._, attribute) for attribute in CONTEXT_CATEGORIES.values()):
+            if _modified(span):
                 continue
             found.setdefault(Level(span.label_), span.text)
         return [Concern(level, found[level]) for level in SEVERITY if level in found]
+
+def _modified(span: Span) -> bool:
+    """Return True when ConText negates, dates or makes hypothetical a finding.
+
+    A cue inside the finding itself ("can't breathe", "won't wake") is part of
+    what was found, never a reason to drop it.
+    """
+    for modifier in span._.modifiers:
+        start, end = modifier.modifier_span
+        inside = span.start <= start and end <= span.end
+        if modifier.category in CONTEXT_CATEGORIES and not inside:
+            return True
+    return False
+
 
 def _context(nlp: Any, settings: dict[str, Any]) -> ConText:
     """Return medspaCy's ConText with its own rules, less those that do not fit patients' words."""
