@@ -34,3 +34,12 @@ def test_a_concern_outranks_commands_and_answers() -> None:
 
 def test_the_model_alone_cannot_raise_a_concern() -> None:
     assert classify("my chest of drawers is broken", "safety_emergency") == "inform"
+
+
+def test_every_concern_in_a_message_reaches_the_actions_most_urgent_first() -> None:
+    message = Message(data={TEXT: "took all my pills an hour ago, I want to die"})
+    SafetyIntentClassifier().process([message])
+    assert message.get(INTENT)["name"] == "safety_emergency"
+    levels = [concern["level"] for concern in message.get("safety")]
+    assert levels[0] == "emergency" and "mental_health" in levels
+    assert "safety" in message.as_dict(only_output_properties=True)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "safety"
 SEED = 2026
 EPOCHS = 25
-THRESHOLD = 0.85
+THRESHOLD = 0.7
 """The classifier adds a level only when it gives that level at least this probability."""
 LABELS = (NO_FLAG, *(level.value for level in SEVERITY))
 CONFIG: dict[str, Any] = {

@@ -13,12 +13,38 @@ import argparse
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from bot.safety import SEVERITY, Level, detect_all, detector
 from bot.safety.corpus import Example, Half, examples
 
-MIN_RECALL = 0.99
-MAX_FALSE_ALARM_RATE = 0.02
+TARGET_RECALL = 0.99
+TARGET_FALSE_ALARM_RATE = 0.02
+"""What the safety netting must reach on held-out messages (docs/clinical-safety.md)."""
+FLOOR_FILE = Path(__file__).with_name("floor.yml")
+"""What it reaches today: a change that falls below this fails the build."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The least recall per level and the most false alarms a measurement may show."""
+
+    recall: dict[str, float]
+    false_alarm_rate: float
+
+
+TARGET = Limits({level.value: TARGET_RECALL for level in SEVERITY}, TARGET_FALSE_ALARM_RATE)
+
+
+def floor() -> Limits:
+    """Return the floor the build holds (``floor.yml``): raise it with every improvement."""
+    loaded = yaml.safe_load(FLOOR_FILE.read_text())
+    return Limits(
+        {level.value: float(loaded["recall"][level.value]) for level in SEVERITY},
+        float(loaded["false_alarm_rate"]),
+    )
 
 Detect = Callable[[str], Iterable[Level]]
 
@@ -55,12 +81,11 @@ class Report:
         """Return the share of everyday messages that raised any concern."""
         return self.false_alarms / self.everyday if self.everyday else 0.0
 
-    @property
-    def passes(self) -> bool:
-        """Return True when every level meets the recall floor and alarms stay under the cap."""
+    def meets(self, limits: Limits) -> bool:
+        """Return True when every level reaches its recall and alarms stay under the cap."""
         return (
-            all(self.recall(level) >= MIN_RECALL for level in SEVERITY)
-            and self.false_alarm_rate <= MAX_FALSE_ALARM_RATE
+            all(self.recall(level) >= limits.recall[level.value] for level in SEVERITY)
+            and self.false_alarm_rate <= limits.false_alarm_rate
         )
 
     def figures(self) -> dict[str, object]:
@@ -163,7 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.misses:
         for report in reports:
             print(_listing(report, args.level))
-    return 0 if all(report.passes for report in reports) else 1
+    held_out = [report for report in reports if report.half is Half.HELD_OUT]
+    for report in held_out:
+        print(
+            "held-out half: "
+            + ("meets" if report.meets(TARGET) else "does NOT yet meet")
+            + f" the target ({TARGET_RECALL:.0%} recall per level,"
+            f" at most {TARGET_FALSE_ALARM_RATE:.0%} false alarms); "
+            + ("holds" if report.meets(floor()) else "FALLS BELOW")
+            + f" the floor in {FLOOR_FILE.name}"
+        )
+    return 0 if all(report.meets(floor()) for report in held_out) else 1
 
 
 if __name__ == "__main__":

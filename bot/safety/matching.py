@@ -75,6 +75,8 @@ def load_patterns(folder: Path) -> Patterns:
         for name, words in (loaded.get("concepts") or {}).items():
             if name in concepts:
                 raise ValueError(f"concept {name} is defined twice ({path.name})")
+            if any(isinstance(word, bool) for word in words):
+                raise ValueError(f"concept {name} has a bare yes/no/on/off: quote it ({path.name})")
             concepts[name] = [str(word) for word in words]
         own = [Level(level).value for level in loaded.get("levels") or {}]
         for level, rules in (loaded.get("levels") or {}).items():
@@ -107,7 +109,7 @@ class Normaliser:
         self.english = _english_words()
         self.vocabulary = self._vocabulary(patterns)
         self.speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
-        for word in self.vocabulary:
+        for word in sorted(self.vocabulary):
             if len(word) >= 4:
                 self.speller.create_dictionary_entry(word, 1)
 

@@ -68,9 +68,6 @@ WRITTEN_FILES = {
     "batch2_everyday.yml": 2,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
-RETIRED_BATCHES: frozenset[int] = frozenset()
-"""Batches whose held-out half has been measured and then read (for the residual-risk
-notes), so it no longer measures anything: all of their messages are development data."""
 
 
 def _written_files() -> Iterable[tuple[Path, int]]:
@@ -92,12 +89,6 @@ def written_examples() -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def half_of_example(example: Example) -> Half:
-    """Return the half an example belongs to: a retired batch is all development."""
-    if example.batch in RETIRED_BATCHES:
-        return Half.DEVELOPMENT
-    return half_of(example.text)
-
 
 @lru_cache(maxsize=1)
 def legacy_examples() -> tuple[Example, ...]:
@@ -116,5 +107,5 @@ def legacy_examples() -> tuple[Example, ...]:
 
 def examples(half: Half) -> tuple[Example, ...]:
     """Return one half of the corpus (the legacy phrases belong to the development half)."""
-    chosen = tuple(example for example in written_examples() if half_of_example(example) is half)
+    chosen = tuple(example for example in written_examples() if half_of(example.text) is half)
     return chosen + legacy_examples() if half is Half.DEVELOPMENT else chosen
