@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bot.safety import Level
+from bot.safety import Level, detect_all
 from bot.safety.corpus import Example, Half, examples
 
 SIGNPOSTS = {
@@ -21,6 +21,17 @@ def carries_signposting(reply: str, level: Level) -> bool:
     if level is Level.URGENT and all(words in reply for words in SIGNPOSTS[Level.EMERGENCY]):
         return True
     return all(words in reply for words in SIGNPOSTS[level])
+
+
+def expected_level(text: str) -> Level | None:
+    """Return the most urgent level the safety netting finds in a message, if any.
+
+    The conversation tests check that every channel and state gives the reply the
+    netting decides; how often it decides right is measured on the whole held-out
+    half by ``tests/test_safety.py``.
+    """
+    found = detect_all(text)
+    return found[0].level if found else None
 
 
 def held_out_red_flags(per_level: int, salt: str = "") -> list[Example]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+import yaml
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
@@ -76,9 +77,30 @@ def _features(text: str) -> str:
     return " ".join(token.norm_ for token in detector().normalise(text))
 
 
+NLU_DATA = Path(__file__).resolve().parents[1] / "data" / "nlu.yml"
+
+
+def assistant_examples() -> list[tuple[str, str]]:
+    """Return the assistant's own NLU examples: answers and commands are everyday messages.
+
+    They teach the classifier that "I want to stop feeling tired" is an answer;
+    the safety intents' examples are left out (the corpus covers them).
+    """
+    pairs = []
+    for block in yaml.safe_load(NLU_DATA.read_text())["nlu"]:
+        if block.get("intent", "").startswith("safety_"):
+            continue
+        for line in block.get("examples", "").splitlines():
+            text = line.strip()[2:].strip()
+            if text:
+                pairs.append((text, NO_FLAG))
+    return pairs
+
+
 def training_examples() -> list[tuple[str, str]]:
-    """Return (text, label) pairs of the development half, in a fixed order."""
-    return sorted((example.text, example.level) for example in examples(Half.DEVELOPMENT))
+    """Return (text, label) pairs: the development half and the assistant's examples, sorted."""
+    pairs = {(example.text, example.level) for example in examples(Half.DEVELOPMENT)}
+    return sorted(pairs | set(assistant_examples()))
 
 
 def current_version() -> str:
