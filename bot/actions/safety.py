@@ -12,12 +12,11 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.actions.store import with_preparation
-from bot.safety import SEVERITY, Level, level_of_intent
+from bot.safety import SAFETY_KEY, SEVERITY, Level, level_of_intent
 from bot.safety.flags import raise_flag
 from bot.store.models import Preparation
 
 SAFETY_PAUSE = "safety_pause"
-SAFETY_KEY = "safety"
 STOPPING_LEVELS = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING)
 """After these, the next question waits until the patient writes again."""
 

@@ -62,10 +62,14 @@ class DeterministicIntentClassifier(GraphComponent, IntentClassifier):
     def decide(self, text: str | None) -> str | None:
         """Return the intent the rule gives this text, or None."""
 
+    def decide_message(self, message: Message) -> str | None:
+        """Return the intent the rule gives a message (its text, unless a subclass wants more)."""
+        return self.decide(message.get(TEXT))
+
     def process(self, messages: list[Message]) -> list[Message]:
         """Apply the rule to each message."""
         for message in messages:
-            decided = self.decide(message.get(TEXT))
+            decided = self.decide_message(message)
             if decided is not None:
                 set_intent(message, decided)
             elif predicted_intent(message) in self.ruled_intents:

@@ -14,10 +14,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu import ANSWER_INTENT, DeterministicIntentClassifier, predicted_intent, set_intent
-from bot.safety import SEVERITY, detect_all, intent_for
-
-SAFETY_KEY = "safety"
+from bot.nlu import DeterministicIntentClassifier
+from bot.safety import SAFETY_KEY, SEVERITY, Concern, detect_all, intent_for
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -28,20 +26,18 @@ class SafetyIntentClassifier(DeterministicIntentClassifier):
 
     def decide(self, text: str | None) -> str | None:
         """Return the safety intent of the most urgent concern in the text."""
-        found = detect_all(text)
-        return intent_for(found[0].level) if found else None
+        return _intent(detect_all(text))
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Set the intent, and keep every concern found in the parse data."""
-        for message in messages:
-            found = detect_all(message.get(TEXT))
-            message.set(
-                SAFETY_KEY,
-                [{"level": c.level.value, "words": c.words, "source": c.source} for c in found],
-                add_to_output=True,
-            )
-            if found:
-                set_intent(message, intent_for(found[0].level))
-            elif predicted_intent(message) in self.ruled_intents:
-                set_intent(message, ANSWER_INTENT)
-        return messages
+    def decide_message(self, message: Message) -> str | None:
+        """Keep every concern found in the parse data; return the most urgent one's intent."""
+        found = detect_all(message.get(TEXT))
+        message.set(
+            SAFETY_KEY,
+            [{"level": c.level.value, "words": c.words, "source": c.source} for c in found],
+            add_to_output=True,
+        )
+        return _intent(found)
+
+
+def _intent(found: list[Concern]) -> str | None:
+    return intent_for(found[0].level) if found else None

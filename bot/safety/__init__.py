@@ -41,6 +41,8 @@ class Level(str, Enum):
 SEVERITY = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING, Level.URGENT)
 """Most urgent first: the reply gives the signposting in this order."""
 INTENT_PREFIX = "safety_"
+SAFETY_KEY = "safety"
+"""Where the NLU parse data carries every concern found, for the actions."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,12 @@ def detect_all(text: str | None) -> list[Concern]:
     """Return one concern per level the message raises, most urgent first (both nets)."""
     if not text or not text.strip():
         return []
-    found = detector().detect_all(text)
+    from bot.safety.classifier import words_of
+
+    doc = detector().normalise(text)
+    found = detector().detect_in(doc)
     second = trained_classifier()
-    return combine(found, second.predict(text) if second else None, text)
+    return combine(found, second.predict(words_of(doc)) if second else None, text)
 
 
 def detect(text: str | None) -> Concern | None:

@@ -21,6 +21,7 @@ from typing import Any
 import spacy
 import yaml
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 
@@ -59,22 +60,30 @@ class SafetyClassifier:
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Return the probability of each label for a message."""
-        return dict(self.nlp(_features(text)).cats)
+        return self.probabilities_of(_features(text))
 
-    def predict(self, text: str) -> Level | None:
-        """Return the level the classifier is confident of, or None."""
-        cats = self.probabilities(text)
+    def probabilities_of(self, features: str) -> dict[str, float]:
+        """Return the probability of each label for a message's features (``words_of``)."""
+        return dict(self.nlp(features).cats)
+
+    def predict(self, features: str) -> Level | None:
+        """Return the level the classifier is confident of, given a message's features."""
+        cats = self.probabilities_of(features)
         label = max(cats, key=cats.__getitem__)
         if label == NO_FLAG or cats[label] < THRESHOLD:
             return None
         return Level(label)
 
 
+def words_of(doc: Doc) -> str:
+    """Return a normalised message as the classifier reads it: its corrected lemmas."""
+    return " ".join(token.norm_ for token in doc)
+
+
 def _features(text: str) -> str:
-    """Return the message as the rules see it: corrected, lemmatised words."""
     from bot.safety import detector
 
-    return " ".join(token.norm_ for token in detector().normalise(text))
+    return words_of(detector().normalise(text))
 
 
 NLU_DATA = Path(__file__).resolve().parents[1] / "data" / "nlu.yml"

@@ -342,9 +342,8 @@ class Detector:
         }
         self.context = _context(self.normalise.nlp, patterns.context)
 
-    def findings(self, text: str) -> list[Span]:
-        """Return every finding in the message, with ConText's attributes set."""
-        doc = self.normalise(text)
+    def findings(self, doc: Doc) -> list[Span]:
+        """Return every finding in a normalised message, with ConText's attributes set."""
         ends = [0]
         positions: dict[str, list[int]] = {}
         for token in doc:
@@ -375,8 +374,12 @@ class Detector:
         """Return one concern per level the message raises, most urgent first."""
         if not text or not text.strip():
             return []
+        return self.detect_in(self.normalise(text))
+
+    def detect_in(self, doc: Doc) -> list[Concern]:
+        """Return the concerns of a message already normalised (``self.normalise``)."""
         found: dict[Level, str] = {}
-        for span in self.findings(text):
+        for span in self.findings(doc):
             if _modified(span):
                 continue
             found.setdefault(Level(span.label_), span.text)
