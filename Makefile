@@ -60,8 +60,9 @@ validate: install
 	$(BIN)/rasa data validate --domain domain.yml --data bot/data --config config.yml --fail-on-warnings
 
 lint: install
-	$(BIN)/ruff check bot integrations webapp tests bench
+	$(BIN)/ruff check careprep bot integrations web tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-stories: train
 	rm -rf var/test-results
@@ -69,7 +70,7 @@ test-stories: train
 	  --out var/test-results --fail-on-prediction-errors
 
 safety-report: train
-	$(BIN)/python -m bot.safety.evaluate --half heldout
+	$(BIN)/python -m careprep.safety.evaluate --half heldout
 
 test: lint validate train safety-report
 	$(BIN)/pytest

@@ -35,7 +35,7 @@ def rasa_command(*args: str) -> list[str]:
 
 def train_if_needed(root: Path = Path(".")) -> Path:
     """Train the safety classifier and the Rasa model unless both are current."""
-    from bot.safety.classifier import train_if_needed as train_safety_classifier
+    from careprep.safety.classifier import train_if_needed as train_safety_classifier
 
     print(f"Safety classifier: {train_safety_classifier()}", flush=True)
     wanted = model_path(root)

@@ -8,8 +8,8 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
-from bot.settings import get_settings
-from bot.store import engine_for, normalise_url
+from careprep.settings import get_settings
+from careprep.store import engine_for, normalise_url
 
 
 class DatabaseUrlTrackerStore(SQLTrackerStore):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 import pytest
 
-from bot.store.migrate import upgrade
+from careprep.store.migrate import upgrade
 
 if TYPE_CHECKING:
     from tests.rasa_stack import RasaStack
@@ -82,7 +82,7 @@ def postgres_database_url(postgres_server: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        from bot.store import engine_for
+        from careprep.store import engine_for
 
         engine_for(url).dispose()
         _drop_postgres_database(postgres_server, name)
@@ -131,7 +131,7 @@ def rasa_on_postgres(
     stack.start()
     yield stack
     stack.stop()
-    from bot.store import engine_for
+    from careprep.store import engine_for
 
     engine_for(url).dispose()
     _drop_postgres_database(postgres_server, name)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session
 
-from bot.appointments import NewAppointment, add_appointment
-from bot.store.models import Appointment
+from careprep.clinic.appointments import NewAppointment, add_appointment
+from careprep.store.models import Appointment
 
 _SLOTS = itertools.count()
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bot.settings import Settings
+from careprep.settings import Settings
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{}/Messages.json"
 REQUIRED = {

@@ -21,8 +21,8 @@ import yaml
 from twilio.request_validator import RequestValidator
 
 from bot.model import rasa_command, train_if_needed
-from bot.store import session_scope
-from bot.store.migrate import upgrade
+from careprep.store import session_scope
+from careprep.store.migrate import upgrade
 from tests.factories import book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ class RasaStack:
             return str(book(session, **patient).preparation.invite_token)
 
     def appointment_id(self, token: str) -> int:
-        from bot.preparation import find_by_sender
+        from careprep.preparation.progress import find_by_sender
 
         with session_scope(self.database_url) as session:
             preparation = find_by_sender(session, token)

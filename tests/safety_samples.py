@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from bot.safety import Level, detect_all
-from bot.safety.corpus import Example, Half, examples
+from careprep.safety import Level, detect_all
+from careprep.safety.corpus import Example, Half, examples
 
 SIGNPOSTS = {
     Level.EMERGENCY: ("call 999 now",),

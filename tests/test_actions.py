@@ -14,10 +14,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.commands import ActionGoBack, ActionSkipQuestion
 from bot.actions.preparation_form import ASK_ACTIONS, ValidatePreparationForm
 from bot.actions.session import ActionStartPreparation
-from bot.preparation import SKIPPED
-from bot.questionnaire import FLOW_IDS
-from bot.store import session_scope
-from bot.store.models import Answer, Preparation
+from careprep.preparation.progress import SKIPPED
+from careprep.preparation.questionnaire import FLOW_IDS
+from careprep.store import session_scope
+from careprep.store.models import Answer, Preparation
 from tests.factories import book
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text())

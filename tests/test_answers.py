@@ -2,8 +2,14 @@
 
 import pytest
 
-from bot.answers import Unreadable, read_answer, read_choices, read_scale, read_yes_no
-from bot.questionnaire import NEEDS, TOPICS, question
+from careprep.preparation.answers import (
+    Unreadable,
+    read_answer,
+    read_choices,
+    read_scale,
+    read_yes_no,
+)
+from careprep.preparation.questionnaire import NEEDS, TOPICS, question
 
 
 @pytest.mark.parametrize("text", ["yes", "Y", "Yeah", "ok", "Yes please", "1"])

@@ -185,9 +185,9 @@ def test_usage_errors_exit_non_zero(tmp_path: Path) -> None:
 
 
 def test_flags_newest_first_by_practice_and_handled_once(database_url: str, tmp_path: Path) -> None:
-    from bot.safety import Level
-    from bot.safety.flags import raise_flag
-    from bot.store import session_scope
+    from careprep.safety import Level
+    from careprep.safety.flags import raise_flag
+    from careprep.store import session_scope
     from tests.factories import book
 
     with session_scope(database_url) as session:
@@ -241,8 +241,8 @@ def test_flags_errors(tmp_path: Path) -> None:
 def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     database_url: str, tmp_path: Path
 ) -> None:
-    from bot.store import session_scope
-    from bot.store.models import OutboxMessage
+    from careprep.store import session_scope
+    from careprep.store.models import OutboxMessage
 
     appointment_id = json.loads(add(database_url, tmp_path).stdout)["appointment_id"]
     worker = careprep(database_url, tmp_path, "worker", "--once")

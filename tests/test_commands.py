@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.commands import BACK, HELP, PAUSE, SKIP, WHY, Command, parse_command
+from careprep.preparation.commands import BACK, HELP, PAUSE, SKIP, WHY, Command, parse_command
 
 
 @pytest.mark.parametrize(

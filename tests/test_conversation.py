@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot import messages
-from bot.questionnaire import position, question
+from careprep.preparation import messages
+from careprep.preparation.questionnaire import position, question
 from tests.rasa_stack import RasaStack
 from tests.safety_samples import carries_signposting, expected_level, held_out_red_flags
 

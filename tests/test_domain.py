@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.commands import COMMAND_INTENTS, parse_command
-from bot.questionnaire import FLOW_IDS, QUESTIONS
+from careprep.preparation.commands import COMMAND_INTENTS, parse_command
+from careprep.preparation.questionnaire import FLOW_IDS, QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import messages
+from careprep.preparation import messages
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text())
 

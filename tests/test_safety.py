@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.safety import (
+from careprep.safety import (
     SEVERITY,
     Concern,
     Level,
@@ -20,8 +20,8 @@ from bot.safety import (
     level_of_intent,
     trained_classifier,
 )
-from bot.safety.corpus import Half, examples, half_of, legacy_examples, written_examples
-from bot.safety.evaluate import TARGET, Report, evaluate, floor, table
+from careprep.safety.corpus import Half, examples, half_of, legacy_examples, written_examples
+from careprep.safety.evaluate import TARGET, Report, evaluate, floor, table
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY_TRIGGERS = [
@@ -144,7 +144,7 @@ def test_the_classifier_may_add_a_more_urgent_level_but_never_lowers_or_removes_
 
 
 def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data() -> None:
-    from bot.safety.classifier import current_version
+    from careprep.safety.classifier import current_version
 
     classifier = trained_classifier()
     assert classifier is not None, "run `make train`"
@@ -152,7 +152,7 @@ def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data()
 
 
 def test_training_the_classifier_twice_gives_the_same_model() -> None:
-    from bot.safety.classifier import train, training_examples
+    from careprep.safety.classifier import train, training_examples
 
     sample = training_examples()[::6]
     first = train(sample, "a").probabilities("my chest feels tight and heavy")
@@ -161,8 +161,8 @@ def test_training_the_classifier_twice_gives_the_same_model() -> None:
 
 
 def test_patterns_are_versioned_and_the_version_follows_their_content() -> None:
-    from bot.safety import PATTERNS_DIR
-    from bot.safety.matching import load_patterns
+    from careprep.safety import PATTERNS_DIR
+    from careprep.safety.matching import load_patterns
 
     version = detector().version
     number, digest = version.split("+")
@@ -171,7 +171,7 @@ def test_patterns_are_versioned_and_the_version_follows_their_content() -> None:
 
 
 def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:
-    from bot.safety.matching import Detector, load_patterns
+    from careprep.safety.matching import Detector, load_patterns
 
     (tmp_path / "common.yml").write_text("version: 9\nlevels:\n  urgent: ['NOWHERE ~2 pain']\n")
     with pytest.raises(ValueError, match="unknown concept NOWHERE"):

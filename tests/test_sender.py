@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from pathlib import Path
@@ -149,32 +148,6 @@ def test_without_an_account_nothing_is_sent_and_the_message_is_logged(
 
     assert (result.state, result.sid, result.error_code) == ("logged", None, None)
     assert fake_twilio.received == []
-
-
-def test_send_async_leaves_the_event_loop_running_while_twilio_answers(
-    fake_twilio: FakeTwilio, tmp_path: Path
-) -> None:
-    fake_twilio.delay_seconds = 0.3
-    sender = sender_for(fake_twilio, tmp_path, [])
-
-    async def send_while_ticking() -> tuple[str, int]:
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
-        result = await sender.send_async(PHONE, BODY)
-        ticker.cancel()
-        return result.state, ticks
-
-    state, ticks = asyncio.run(send_while_ticking())
-
-    assert state == "sent"
-    assert ticks >= 10
 
 
 def test_logs_name_no_phone_number_and_no_message_text(

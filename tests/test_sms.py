@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import messages
+from careprep.preparation import messages
 from integrations.sms.text import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
 from tests.fake_twilio import FakeTwilio
 from tests.rasa_stack import RasaStack, new_message_sid, sign
@@ -325,8 +325,8 @@ def test_held_out_red_flags_by_sms_get_their_signposting_first_in_every_state(
 
 
 def test_signed_delivery_reports_are_recorded(rasa: RasaStack) -> None:
-    from bot.store import session_scope
-    from bot.store.models import OutboxMessage, Preparation
+    from careprep.store import session_scope
+    from careprep.store.models import OutboxMessage, Preparation
     from tests.rasa_stack import PUBLIC_URL
 
     phone, appointment_id = booked(rasa)
@@ -355,9 +355,9 @@ def test_signed_delivery_reports_are_recorded(rasa: RasaStack) -> None:
 def test_the_invitation_goes_out_and_the_reply_starts_the_preparation(
     rasa: RasaStack, fake_twilio: FakeTwilio, tmp_path: Path
 ) -> None:
-    from bot.appointments import NewAppointment, add_appointment
-    from bot.store import session_scope
-    from bot.worker import dispatch_due
+    from careprep.clinic.appointments import NewAppointment, add_appointment
+    from careprep.messaging.worker import dispatch_due
+    from careprep.store import session_scope
     from integrations.sms.sender import SmsSender
 
     phone = next(PHONES)

@@ -4,7 +4,7 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.preparation import (
+from careprep.preparation.progress import (
     SKIPPED,
     find_by_sender,
     record_answer,
@@ -12,9 +12,9 @@ from bot.preparation import (
     record_skip,
     slot_values,
 )
-from bot.record import build_record, to_json, to_text
-from bot.store import session_scope
-from bot.store.models import Answer, Goal, PreparationStatus
+from careprep.record import build_record, to_json, to_text
+from careprep.store import session_scope
+from careprep.store.models import Answer, Goal, PreparationStatus
 from tests.factories import book
 
 

@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from webapp.app import app
+from web.app import app
 
 
 def test_home_page_tells_a_patient_where_to_start() -> None:
@@ -17,7 +17,7 @@ def test_health() -> None:
 
 
 def test_an_invitation_link_points_to_sms_until_web_chat_opens(store_env: str) -> None:
-    from bot.store import session_scope
+    from careprep.store import session_scope
     from tests.factories import book
 
     with session_scope(store_env) as session:

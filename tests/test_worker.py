@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.outbox import record_delivery_status
-from bot.store import session_scope
-from bot.store.models import OutboxMessage, Patient, utcnow
-from bot.worker import MAX_ATTEMPTS, dispatch_due
+from careprep.messaging.outbox import record_delivery_status
+from careprep.messaging.worker import MAX_ATTEMPTS, dispatch_due
+from careprep.store import session_scope
+from careprep.store.models import OutboxMessage, Patient, utcnow
 from integrations.sms.sender import SmsSender
 from tests.factories import book
 

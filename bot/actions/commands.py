@@ -10,13 +10,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot import messages
 from bot.actions.preparation_form import GOAL_LIST, slots_after_change, slots_to_ask_again
 from bot.actions.store import with_preparation
-from bot.commands import parse_command
-from bot.preparation import SKIPPED, record_answer, record_pause, record_skip
-from bot.questionnaire import FLOW, FLOW_IDS, QUESTIONS_BY_ID, Kind, position, question
-from bot.store.models import Preparation
+from careprep.preparation import messages
+from careprep.preparation.commands import parse_command
+from careprep.preparation.progress import SKIPPED, record_answer, record_pause, record_skip
+from careprep.preparation.questionnaire import (
+    FLOW,
+    FLOW_IDS,
+    QUESTIONS_BY_ID,
+    Kind,
+    position,
+    question,
+)
+from careprep.store.models import Preparation
 
 UNSKIPPABLE = ("identity", "consent_start")
 

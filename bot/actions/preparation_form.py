@@ -14,20 +14,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot import messages
 from bot.actions.safety import SAFETY_PAUSE, STOPPING_LEVELS, concern_in, respond_to_concern
 from bot.actions.store import with_preparation
-from bot.answers import (
+from careprep.patients.identity import check_date_of_birth
+from careprep.preparation import messages
+from careprep.preparation.answers import (
     NOTHING_WORDS,
     Unreadable,
     read_answer,
     read_date_of_birth,
     read_yes_no,
 )
-from bot.commands import normalise
-from bot.identity import check_date_of_birth
-from bot.preparation import introduction, record_answer
-from bot.questionnaire import (
+from careprep.preparation.commands import normalise
+from careprep.preparation.progress import introduction, record_answer
+from careprep.preparation.questionnaire import (
     EDITABLE,
     FLOW,
     FLOW_IDS,
@@ -40,8 +40,8 @@ from bot.questionnaire import (
     position,
     question,
 )
-from bot.record import readback
-from bot.store.models import Preparation
+from careprep.record import readback
+from careprep.store.models import Preparation
 
 FORM = "preparation_form"
 GOAL_LIST = "goal_list"

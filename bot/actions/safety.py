@@ -10,11 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot import messages
 from bot.actions.store import with_preparation
-from bot.safety import SAFETY_KEY, SEVERITY, Level, level_of_intent
-from bot.safety.flags import raise_flag
-from bot.store.models import Preparation
+from careprep.preparation import messages
+from careprep.safety import SAFETY_KEY, SEVERITY, Level, level_of_intent
+from careprep.safety.flags import raise_flag
+from careprep.store.models import Preparation
 
 SAFETY_PAUSE = "safety_pause"
 STOPPING_LEVELS = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING)

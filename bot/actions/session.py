@@ -8,13 +8,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot import messages
 from bot.actions.preparation_form import GOAL_LIST, IDENTITY_LOCKED, INVITED, SMS
 from bot.actions.safety import SAFETY_PAUSE
 from bot.actions.store import with_preparation
-from bot.identity import is_locked
-from bot.preparation import introduction, record_complete, restart_after_decline, slot_values
-from bot.store.models import Preparation, PreparationStatus
+from careprep.patients.identity import is_locked
+from careprep.preparation import messages
+from careprep.preparation.progress import (
+    introduction,
+    record_complete,
+    restart_after_decline,
+    slot_values,
+)
+from careprep.store.models import Preparation, PreparationStatus
 
 
 class ActionStartPreparation(Action):

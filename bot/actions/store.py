@@ -8,9 +8,9 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.preparation import find_by_sender
-from bot.store import session_scope
-from bot.store.models import Preparation
+from careprep.preparation.progress import find_by_sender
+from careprep.store import session_scope
+from careprep.store.models import Preparation
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
-from bot.commands import COMMAND_INTENTS, parse_command
 from bot.nlu import DeterministicIntentClassifier
+from careprep.preparation.commands import COMMAND_INTENTS, parse_command
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -1,11 +1,11 @@
 """A Rasa NLU component that runs the safety netting on every message.
 
-It runs last. When ``bot.safety`` finds a concern the message gets the
+It runs last. When ``careprep.safety`` finds a concern the message gets the
 ``safety_<level>`` intent of the most urgent one whatever else was predicted (a
 concern outranks a command), and every concern found is kept in the parse data
 under ``safety`` for the actions. A trained guess of a safety intent without a
 detected concern is turned back into ``inform``: the assistant's model never
-decides this alone (the safety classifier is part of ``bot.safety``, not of it).
+decides this alone (the safety classifier is part of ``careprep.safety``, not of it).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import DeterministicIntentClassifier
-from bot.safety import SAFETY_KEY, SEVERITY, Concern, detect_all, intent_for
+from careprep.safety import SAFETY_KEY, SEVERITY, Concern, detect_all, intent_for
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -25,15 +25,15 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import messages
-from bot.appointments import InputError, parse_phone
-from bot.contacts import is_opted_out, preparation_for_phone, set_opted_out
-from bot.outbox import record_delivery_status
-from bot.safety import detect_all
-from bot.safety.flags import raise_flag
-from bot.settings import Settings, get_settings
-from bot.store import session_scope
-from bot.store.models import InboundSms
+from careprep.clinic.appointments import InputError, parse_phone
+from careprep.messaging.outbox import record_delivery_status
+from careprep.patients.contacts import is_opted_out, preparation_for_phone, set_opted_out
+from careprep.preparation import messages
+from careprep.safety import detect_all
+from careprep.safety.flags import raise_flag
+from careprep.settings import Settings, get_settings
+from careprep.store import session_scope
+from careprep.store.models import InboundSms
 from integrations.sms.text import split_for_sms, with_options
 
 log = logging.getLogger(__name__)

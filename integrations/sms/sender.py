@@ -5,50 +5,27 @@ Logs carry Twilio message sids, states and error codes, never a phone number or 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.settings import Settings
+from careprep.messaging.sender import SendResult
+from careprep.settings import Settings
 
 log = logging.getLogger(__name__)
-
-OPTED_OUT = 21610
-"""Twilio's error code for a recipient who has replied STOP to our number."""
 
 HTTP_TIMEOUT_SECONDS = 10.0
 ACCOUNT_PROBLEMS = frozenset({401, 403})
 """HTTP statuses that say our account is wrong, not the message: worth trying again later."""
 
-SendState = Literal["sent", "logged", "failed"]
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What became of one outbound message."""
-
-    state: SendState
-    sid: str | None = None
-    error_code: int | None = None
-    error_message: str | None = None
-    permanent: bool = False
-
-    @property
-    def opted_out(self) -> bool:
-        """Whether Twilio refused because the recipient has opted out of our messages."""
-        return self.error_code == OPTED_OUT
-
-
 class SmsSender:
-    """Sends one SMS at a time, retrying what Twilio says may succeed later."""
+    """The core's ``Sender`` for Twilio: one SMS at a time, retrying what may succeed later."""
 
     def __init__(
         self,
@@ -73,6 +50,11 @@ class SmsSender:
             if settings.twilio_api_base_url:
                 self._client.api.base_url = settings.twilio_api_base_url
 
+    @property
+    def configured(self) -> bool:
+        """Whether messages really go to Twilio (False: they are only logged)."""
+        return self._client is not None
+
     def send(self, to: str, body: str) -> SendResult:
         """Send ``body`` to the E.164 number ``to`` (only log it without a Twilio account)."""
         if self._client is None:
@@ -92,10 +74,6 @@ class SmsSender:
             attempt += 1
             result, retry_now = self._attempt(self._client, to, body)
         return result
-
-    async def send_async(self, to: str, body: str) -> SendResult:
-        """Send as ``send`` does, in a worker thread so that the event loop is never blocked."""
-        return await asyncio.to_thread(self.send, to, body)
 
     def _attempt(self, client: Client, to: str, body: str) -> tuple[SendResult, bool]:
         """Make one request; return its result and whether trying again at once may help."""

@@ -1,0 +1,1 @@
+"""The clinic: practices, practitioners, appointments, invitations and CSV import."""

@@ -1,0 +1,1 @@
+"""Messages to patients: the outbox, the worker and the Sender it is given."""

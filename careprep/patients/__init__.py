@@ -1,0 +1,1 @@
+"""Patients: the identity check, contacts and opt-out."""

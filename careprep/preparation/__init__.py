@@ -1,0 +1,1 @@
+"""The preparation: the questionnaire, reading replies, commands and the assistant's words."""

@@ -1,0 +1,110 @@
+"""What the assistant says outside the questions, in plain words.
+
+Kept in one place so every message can be checked for length and characters.
+"""
+
+URGENT_HELP = (
+    "These messages are not read in real time. "
+    "If you need help now, call NHS 111, or 999 in an emergency."
+)
+
+INTRODUCTION = (
+    "Hello, this is {practice}. You have a care planning appointment on {appointment}. "
+    "To help you get ready, I will ask you some questions about what matters to you. "
+    "It takes about 10 minutes and you can skip any question. "
+    "Reply HELP at any time to see what you can say. " + URGENT_HELP
+)
+WELCOME_BACK = "Welcome back. Let's carry on where you left off."
+NO_INVITATION = (
+    "Sorry, I can't find an invitation for this conversation. Please use the link in the "
+    "message from your practice, or contact your practice. " + URGENT_HELP
+)
+WHY_PREPARE = (
+    "Thinking about what matters to you before your appointment helps you and your care "
+    "team make the most of your time together."
+)
+PAUSED = (
+    "No problem. Your answers so far are saved. Message me any time and we will carry on{where}."
+)
+DECLINED = (
+    "That's fine, I won't ask anything else. If you change your mind before your "
+    "appointment, just message me. " + URGENT_HELP
+)
+COMPLETE_SHARED = (
+    "Thank you, you have finished. Your answers will be shared with your care team "
+    "before your appointment."
+)
+COMPLETE_PRIVATE = (
+    "Thank you, you have finished. As you asked, your answers will not be shared with "
+    "your care team before your appointment."
+)
+ALREADY_COMPLETE = (
+    "Thank you, your answers are saved and up to date. "
+    "To change an answer, reply for example: change my goals."
+)
+ANYTHING_ELSE_GOAL = (
+    "Thank you. Is there anything else you would like to do or change? "
+    "Tell me, or reply NO to move on."
+)
+
+SAFETY_SIGNPOSTS = {
+    "emergency": (
+        "This could be an emergency. If it is happening now, call 999 now. "
+        "Do not wait for a reply."
+    ),
+    "mental_health": (
+        "I'm sorry you are feeling like this. If you are in danger now, call 999. "
+        "For urgent mental health help, call NHS 111 and choose option 2. "
+        "You can talk to Samaritans any time, free, on 116 123."
+    ),
+    "safeguarding": (
+        "I'm sorry this is happening to you. If you are in danger now, call 999; "
+        "if you can't talk, press 55 when asked. The National Domestic Abuse Helpline "
+        "is free, any time, on 0808 2000 247."
+    ),
+    "urgent": (
+        "If you need medical help soon, go to 111.nhs.uk or call NHS 111. "
+        "If it gets worse or you feel very unwell, call 999."
+    ),
+}
+"""What each level of concern needs to be told, most urgent first (careprep.safety.SEVERITY)."""
+SAFETY_TAIL = "These messages are not read in real time. We will let your practice know."
+SAFETY_REPLIES = {
+    level: f"{signpost} {SAFETY_TAIL}" for level, signpost in SAFETY_SIGNPOSTS.items()
+}
+
+
+def safety_reply(levels: list[str]) -> str:
+    """Return the signposting for every level found, most urgent first, then the tail."""
+    signposts = [SAFETY_SIGNPOSTS[level] for level in dict.fromkeys(levels)]
+    return " ".join([*signposts, SAFETY_TAIL])
+
+
+SAFETY_PAUSE = "Your answers so far are saved. When you are ready, message me and we will carry on."
+
+SMS_GREETING = (
+    "Hello, this is careprep. We help you get ready for your care planning appointment. "
+    + URGENT_HELP
+)
+NOT_FOUND_BY_SMS = (
+    "Sorry, we can't find an appointment for you to prepare for. "
+    "If you think this is wrong, please contact your practice. " + URGENT_HELP
+)
+IDENTITY_CONFIRMED = "Thank you, that matches our records."
+IDENTITY_WRONG = "Sorry, that does not match our records. You have {tries} more {tries_word} left."
+IDENTITY_LOCKED = (
+    "Sorry, we could not confirm who you are, so we have stopped here. "
+    "We have told your practice, and they will contact you. " + URGENT_HELP
+)
+OPTED_IN = (
+    "You will get text messages from careprep again. "
+    "Reply HI to carry on getting ready for your appointment."
+)
+EMPTY_SMS = "Sorry, that message was empty. Reply HELP to see what you can say."
+
+INVITATION = (
+    "Hello from {practice}. You have a care planning appointment on {appointment}. "
+    "To get ready, reply HI and I will ask you about what matters to you. "
+    "It takes about 10 minutes and you can skip any question. "
+    "Messages are not read in real time: if you need help now, call NHS 111, or 999."
+)

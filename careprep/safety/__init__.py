@@ -1,0 +1,129 @@
+"""Safety netting: detection of emergencies and risk of harm in every patient message.
+
+Two nets, in this order:
+
+1. rules (``careprep.safety.matching``): deterministic and versioned, written over
+   concepts in ``patterns/``; spelling correction, lemmas, and medspaCy's ConText
+   for negation, history and hypotheticals;
+2. a learned classifier (``careprep.safety.classifier``, a spaCy ``textcat`` trained on
+   the development half of the corpus by ``make train``) that may add a level the
+   rules did not find, but never removes or lowers one.
+
+The trained NLU model of the assistant never decides this on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from careprep.safety.classifier import SafetyClassifier
+    from careprep.safety.matching import Detector
+
+PATTERNS_DIR = Path(__file__).with_name("patterns")
+logger = logging.getLogger(__name__)
+
+
+class Level(str, Enum):
+    """What kind of help a concern needs."""
+
+    EMERGENCY = "emergency"
+    MENTAL_HEALTH = "mental_health"
+    SAFEGUARDING = "safeguarding"
+    URGENT = "urgent"
+
+
+SEVERITY = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING, Level.URGENT)
+"""Most urgent first: the reply gives the signposting in this order."""
+INTENT_PREFIX = "safety_"
+SAFETY_KEY = "safety"
+"""Where the NLU parse data carries every concern found, for the actions."""
+
+
+@dataclass(frozen=True)
+class Concern:
+    """A detected concern: its level, the words that raised it and which net found it."""
+
+    level: Level
+    words: str
+    source: str = "rules"
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The versions of both nets, stored with every flag."""
+
+    patterns: str
+    classifier: str | None
+
+
+@lru_cache(maxsize=1)
+def detector() -> Detector:
+    """Return the rule-based detector built from the shipped patterns (loads spaCy once)."""
+    from careprep.safety.matching import Detector, load_patterns
+
+    return Detector(load_patterns(PATTERNS_DIR))
+
+
+@lru_cache(maxsize=1)
+def trained_classifier() -> SafetyClassifier | None:
+    """Return the trained classifier for the current corpus, or None if it is not trained."""
+    from careprep.safety.classifier import load_current
+
+    loaded = load_current()
+    if loaded is None:
+        logger.warning("The safety classifier is not trained: run `make train`. Rules only.")
+    return loaded
+
+
+def versions() -> Versions:
+    """Return the versions of the rules and of the classifier in use."""
+    second = trained_classifier()
+    return Versions(detector().version, second.version if second else None)
+
+
+def combine(found: list[Concern], guess: Level | None, text: str) -> list[Concern]:
+    """Add the classifier's guess to the rules' concerns when it is more urgent than all of them.
+
+    The classifier can only raise: a guess at or below the most urgent level the
+    rules found is ignored, and nothing the rules found is ever removed.
+    """
+    most_urgent = SEVERITY.index(found[0].level) if found else len(SEVERITY)
+    if guess is None or SEVERITY.index(guess) >= most_urgent:
+        return found
+    return [Concern(guess, text, "classifier"), *found]
+
+
+def detect_all(text: str | None) -> list[Concern]:
+    """Return one concern per level the message raises, most urgent first (both nets)."""
+    if not text or not text.strip():
+        return []
+    from careprep.safety.classifier import words_of
+
+    doc = detector().normalise(text)
+    found = detector().detect_in(doc)
+    second = trained_classifier()
+    return combine(found, second.predict(words_of(doc)) if second else None, text)
+
+
+def detect(text: str | None) -> Concern | None:
+    """Return the most urgent concern a message raises, or None."""
+    found = detect_all(text)
+    return found[0] if found else None
+
+
+def intent_for(level: Level) -> str:
+    """Return the NLU intent that carries a level ("safety_emergency")."""
+    return INTENT_PREFIX + level.value
+
+
+def level_of_intent(intent: str | None) -> Level | None:
+    """Return the level an NLU intent carries, or None for any other intent."""
+    if intent and intent.startswith(INTENT_PREFIX):
+        return Level(intent[len(INTENT_PREFIX) :])
+    return None

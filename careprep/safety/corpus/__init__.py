@@ -1,0 +1,111 @@
+"""The safety evaluation corpus: red flags and everyday messages, split once by a fixed seed.
+
+The messages in this folder were written by people who never saw the detector's
+patterns, from clinical sources (NHS "when to call 999 / 111", NICE CKS red flags,
+Samaritans, Zero Suicide Alliance, domestic abuse charities); each file names its
+sources. Every message falls, by a hash of the seed and its text, into the
+development half or the held-out half. The split of a message never changes when
+others are added, so a message once held out stays held out.
+
+Patterns and the classifier are written and trained on the development half only;
+the held-out half is only ever counted (``python -m careprep.safety.evaluate``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+CORPUS_DIR = Path(__file__).parent
+SPLIT_SEED = "careprep-safety-2026-11-23"
+NO_FLAG = "none"
+LEGACY_PHRASES = CORPUS_DIR / "legacy_phrases.yml"
+"""The phrases the version 1 patterns were written from: development half only."""
+
+
+class Half(str, Enum):
+    """Which half of the corpus a message belongs to."""
+
+    DEVELOPMENT = "development"
+    HELD_OUT = "heldout"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One message of the corpus: its text, the level it must raise (or "none") and topic."""
+
+    text: str
+    level: str
+    topic: str
+    source: str
+    batch: int = 0
+
+    @property
+    def is_red_flag(self) -> bool:
+        """Return True when the message must raise a concern."""
+        return self.level != NO_FLAG
+
+
+def half_of(text: str) -> Half:
+    """Return the half a message falls in: a fixed-seed hash of its text."""
+    digest = hashlib.sha256(f"{SPLIT_SEED}\n{text}".encode()).digest()
+    return Half.HELD_OUT if digest[0] & 1 else Half.DEVELOPMENT
+
+
+WRITTEN_FILES = {
+    "emergency.yml": 1,
+    "urgent.yml": 1,
+    "mental_health_safeguarding.yml": 1,
+    "everyday.yml": 1,
+    "batch2_emergency_urgent.yml": 2,
+    "batch2_mental_health_safeguarding.yml": 2,
+    "batch2_everyday.yml": 2,
+}
+"""Each file of messages and its batch; each batch was written by people new to the project."""
+
+
+def _written_files() -> Iterable[tuple[Path, int]]:
+    return [(CORPUS_DIR / name, batch) for name, batch in WRITTEN_FILES.items()]
+
+
+@lru_cache(maxsize=1)
+def written_examples() -> tuple[Example, ...]:
+    """Return every message written for the corpus, both halves."""
+    examples: list[Example] = []
+    seen: set[str] = set()
+    for path, batch in _written_files():
+        for entry in yaml.safe_load(path.read_text())["messages"]:
+            if entry["text"] not in seen:
+                seen.add(entry["text"])
+                examples.append(
+                    Example(entry["text"], entry["level"], entry["topic"], path.stem, batch)
+                )
+    return tuple(examples)
+
+
+
+@lru_cache(maxsize=1)
+def legacy_examples() -> tuple[Example, ...]:
+    """Return the version 1 phrase list, which the old patterns were written from."""
+    loaded = yaml.safe_load(LEGACY_PHRASES.read_text())
+    examples = [
+        Example(text, level, "legacy", LEGACY_PHRASES.stem)
+        for level, texts in loaded["triggers"].items()
+        for text in texts
+    ]
+    examples += [
+        Example(text, NO_FLAG, "legacy", LEGACY_PHRASES.stem) for text in loaded["everyday"]
+    ]
+    return tuple(examples)
+
+
+def examples(half: Half) -> tuple[Example, ...]:
+    """Return one half of the corpus (the legacy phrases belong to the development half)."""
+    chosen = tuple(example for example in written_examples() if half_of(example.text) is half)
+    return chosen + legacy_examples() if half is Half.DEVELOPMENT else chosen
