@@ -136,6 +136,8 @@ class Preparation(Base):
     appointment_id = Column(ForeignKey("appointment.id"), nullable=False, unique=True)
     invite_token = Column(String(64), nullable=False, unique=True, default=new_invite_token)
     status = Column(String(20), nullable=False, default=PreparationStatus.NOT_STARTED)
+    questionnaire_id = Column(String(80), nullable=False, server_default="prepare")
+    questionnaire_version = Column(String(20), nullable=False, server_default="1")
     consent_to_share = Column(Boolean)
     consent_to_share_at = Column(UTCDateTime)
     started_at = Column(UTCDateTime)
@@ -225,6 +227,9 @@ class InboundSms(Base):
     message_sid = Column(String(64), nullable=False, unique=True)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     reply = Column(Text)
+    lease_until = Column(UTCDateTime)
+    """Until when the turn that claimed this message may still be running; then it is retaken."""
+    attempts = Column(Integer, nullable=False, default=1, server_default="1")
 
 
 class AuditEvent(Base):
