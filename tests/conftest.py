@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 import psycopg2
 import pytest
 
+from careprep.settings import Settings
 from careprep.store.migrate import upgrade
+from tests.factories import make_settings
 
 if TYPE_CHECKING:
     from tests.rasa_stack import RasaStack
@@ -22,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(
     "CAREPREP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep pytest-randomly's random order but not its reseeding before each test.
+
+    Before each test it reseeds every registered seeder with the run's seed plus an offset, and
+    spaCy's thinc registers one that hands that sum, which can pass 2**32, to numpy, which then
+    refuses it: the test errors at random. The random order, which is what proves that no test
+    leans on another, is unaffected.
+    """
+    config.option.randomly_reset_seed = False
 
 
 def _postgres_running() -> bool:
@@ -96,6 +109,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'careprep.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for in-process code under test, on the test store (the environment is not read)."""
+    return make_settings(database_url, tmp_path / "var")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from careprep.settings import Settings
+from tests.factories import make_settings
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{}/Messages.json"
 REQUIRED = {
@@ -84,18 +85,15 @@ class FakeTwilio:
     def settings(self, tmp_path: Path, **overrides: Any) -> Settings:
         """Settings for a careprep that sends through this fake."""
         values: dict[str, Any] = {
-            "database_url": f"sqlite:///{tmp_path / 'careprep.db'}",
             "public_url": "https://careprep.example",
-            "web_url": "https://careprep.example",
-            "secret_key": "test",
-            "var_dir": tmp_path / "var",
             "twilio_account_sid": self.account_sid,
             "twilio_auth_token": self.auth_token,
             "twilio_from_number": "+447700900999",
             "twilio_api_base_url": self.base_url,
-            "timezone": "Europe/London",
         }
-        return Settings(**{**values, **overrides})
+        return make_settings(
+            f"sqlite:///{tmp_path / 'careprep.db'}", tmp_path / "var", **{**values, **overrides}
+        )
 
     def start(self) -> None:
         """Serve on a free port in a background thread."""

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from careprep.preparation import messages
+from careprep.store import session_scope
 from integrations.sms.text import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
+from tests.factories import book, unused_phone
 from tests.fake_twilio import FakeTwilio
 from tests.rasa_stack import RasaStack, new_message_sid, sign
 from tests.safety_samples import carries_signposting, expected_level, held_out_red_flags
@@ -18,7 +20,6 @@ from tests.test_conversation import ANSWERS
 pytestmark = pytest.mark.rasa
 pytest_plugins = ["tests.fake_twilio"]
 
-PHONES = iter(f"07700 900{number:03d}" for number in range(100, 1000))
 DOB = "1950-02-03"
 
 
@@ -27,10 +28,16 @@ def e164(phone: str) -> str:
 
 
 def booked(rasa: RasaStack) -> tuple[str, int]:
-    """Book an appointment for a new phone number; return the number and appointment id."""
-    phone = next(PHONES)
-    token = rasa.invite(phone=phone, dob=DOB)
-    return e164(phone), rasa.appointment_id(token)
+    """Book an appointment for a number no other patient has; return the number and its id."""
+    with session_scope(rasa.database_url) as session:
+        appointment = book(session, dob=DOB)
+        return str(appointment.patient.phone), int(appointment.id)
+
+
+def nobodys_number(rasa: RasaStack) -> str:
+    """Return a number that no patient in the store has."""
+    with session_scope(rasa.database_url) as session:
+        return e164(unused_phone(session))
 
 
 def sms_native(texts: list[str]) -> None:
@@ -85,12 +92,17 @@ def test_replies_are_split_in_order_into_messages_of_two_segments(rasa: RasaStac
     assert joined.index("1 What matters to me") < joined.index("11 How often I'd like a review")
 
 
-def test_curly_quotes_and_emoji_never_reach_a_phone(rasa: RasaStack) -> None:
+def test_curly_quotes_and_emoji_reach_a_phone_as_plain_quotes_and_nothing(
+    rasa: RasaStack,
+) -> None:
     phone, _ = booked(rasa)
     verified(rasa, phone)
-    rasa.sms(phone, "yes")
-    rasa.sms(phone, "My family \U0001f600 and my \u201cgarden\u201d")
-    reply = rasa.sms(phone, "back")
+    answers = [text for _, text in ANSWERS]
+    answers[1] = "My family \U0001f600 and my \u201cgarden\u201d"
+    for text in answers[: answers.index("yes", 1)]:
+        reply = rasa.sms(phone, text)
+    lines = [line for text in reply.texts for line in text.split("\n")]
+    assert '1 What matters to me: My family and my "garden"' in lines
     sms_native(reply.texts)
 
 
@@ -162,7 +174,7 @@ def test_from_must_be_a_phone_number(rasa: RasaStack) -> None:
 
 
 def test_an_unknown_number_gets_a_polite_reply_that_reveals_nothing(rasa: RasaStack) -> None:
-    reply = rasa.sms("+447700900999", "Hello, is this the surgery?")
+    reply = rasa.sms(nobodys_number(rasa), "Hello, is this the surgery?")
     assert reply.texts == [messages.NOT_FOUND_BY_SMS]
 
 
@@ -325,7 +337,6 @@ def test_held_out_red_flags_by_sms_get_their_signposting_first_in_every_state(
 
 
 def test_signed_delivery_reports_are_recorded(rasa: RasaStack) -> None:
-    from careprep.store import session_scope
     from careprep.store.models import OutboxMessage, Preparation
     from tests.rasa_stack import PUBLIC_URL
 
@@ -357,12 +368,11 @@ def test_the_invitation_goes_out_and_the_reply_starts_the_preparation(
 ) -> None:
     from careprep.clinic.appointments import NewAppointment, add_appointment
     from careprep.messaging.worker import dispatch_due
-    from careprep.store import session_scope
     from integrations.sms.sender import SmsSender
 
-    phone = next(PHONES)
     in_three_days = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
     with session_scope(rasa.database_url) as session:
+        phone = unused_phone(session)
         add_appointment(
             session,
             NewAppointment("Hill Surgery", "Ann Example", phone, DOB, in_three_days),

@@ -31,7 +31,7 @@ BODY = "Hill Surgery: please get ready for your care planning appointment."
 def queue(database_url: str, due_in: timedelta = timedelta(minutes=-1), **fields: Any) -> int:
     """Put a message for Ann Example (07700 900123) in the outbox; return its id."""
     with session_scope(database_url) as session:
-        appointment = book(session)
+        appointment = book(session, phone=PHONE)
         message = OutboxMessage(
             patient_id=appointment.patient_id,
             preparation_id=appointment.preparation.id,

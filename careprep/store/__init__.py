@@ -1,4 +1,8 @@
-"""The careprep store: engine and sessions from one URL (SQLite by default)."""
+"""The careprep store: engine and sessions from one URL, which each process is given.
+
+The URL comes from the settings a process reads once where it starts (``Settings.database_url``),
+never from the environment down here.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,6 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-from careprep.settings import get_settings
 
 
 def normalise_url(url: str) -> str:
@@ -54,9 +56,9 @@ def engine_for(url: str) -> Engine:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """Open a session on the store, commit on success and roll back on error."""
-    factory = sessionmaker(bind=engine_for(url or get_settings().database_url), future=True)
+def session_scope(url: str) -> Iterator[Session]:
+    """Open a session on the store at ``url``, commit on success and roll back on error."""
+    factory = sessionmaker(bind=engine_for(url), future=True)
     session = factory()
     try:
         yield session

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import requests
 from twilio.base.exceptions import TwilioRestException
@@ -23,6 +22,7 @@ log = logging.getLogger(__name__)
 HTTP_TIMEOUT_SECONDS = 10.0
 ACCOUNT_PROBLEMS = frozenset({401, 403})
 """HTTP statuses that say our account is wrong, not the message: worth trying again later."""
+
 
 class SmsSender:
     """The core's ``Sender`` for Twilio: one SMS at a time, retrying what may succeed later."""
