@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def test_the_corpus_is_big_enough_and_covers_every_level_in_both_halves() -> Non
 def test_the_split_is_fixed_by_the_seed_and_the_halves_do_not_overlap() -> None:
     development = {example.text for example in examples(Half.DEVELOPMENT)}
     held_out = {example.text for example in examples(Half.HELD_OUT)}
+    legacy = {example.text for example in legacy_examples()}
     assert not development & held_out
-    assert {example.text for example in legacy_examples()} <= development
+    assert legacy and legacy <= development
     assert all(half_of(text) is Half.HELD_OUT for text in held_out)
     share = len(held_out) / len(written_examples())
     assert 0.4 < share < 0.6
@@ -76,6 +78,12 @@ def test_the_floor_is_never_above_the_target() -> None:
     assert held.false_alarm_rate >= TARGET.false_alarm_rate
 
 
+def test_the_version_1_phrases_of_every_level_version_1_had_are_checked() -> None:
+    levels = Counter(level for level, _ in LEGACY_TRIGGERS)
+    assert set(levels) == {Level.EMERGENCY, Level.URGENT, Level.MENTAL_HEALTH}, levels
+    assert min(levels.values()) >= 50, levels
+
+
 @pytest.mark.parametrize(
     ("level", "text"), LEGACY_TRIGGERS, ids=[text[:40] for _, text in LEGACY_TRIGGERS]
 )
@@ -97,6 +105,11 @@ def test_the_version_1_phrases_still_raise_their_level(level: Level, text: str) 
         "had a stroke in 2019 and I'm walking well now",
         "what should I do if my sugar goes low when I'm out?",
         "I keep fit by swimming twice a week",
+        "no chest pain since the stent",
+        "banged my head in 2020 while i was on warfarin, got checked at A&E, all clear",
+        "angina diagnosed 2014, havent needed the GTN spray in over a year",
+        "Had cellulitis in my leg two summers ago.",
+        "what are the signs of sepsis?",
     ],
 )
 def test_everyday_words_do_not_trip_it(text: str) -> None:
@@ -118,6 +131,26 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
     ],
 )
 def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: Level) -> None:
+    assert level in {concern.level for concern in detector().detect_all(text)}, text
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("worried about him, he collapsed", Level.EMERGENCY),
+        ("had a fit on Tuesday", Level.EMERGENCY),
+        ("he's showing signs of a stroke, his face has dropped", Level.EMERGENCY),
+        ("not well: sick loads of blood after brekkie", Level.EMERGENCY),
+        ("my left hand wont work n my mouth feels droopy", Level.EMERGENCY),
+        ("right now i dont, im scared of my husband", Level.SAFEGUARDING),
+        ("whats not - i want to be dead most days", Level.MENTAL_HEALTH),
+        ("not sure if he's had a stroke, his speech is slurred", Level.EMERGENCY),
+        ("he's hit me since 2019", Level.SAFEGUARDING),
+    ],
+)
+def test_a_negation_question_or_date_does_not_reach_past_its_clause(
+    text: str, level: Level
+) -> None:
     assert level in {concern.level for concern in detector().detect_all(text)}, text
 
 
@@ -143,31 +176,54 @@ def test_the_classifier_may_add_a_more_urgent_level_but_never_lowers_or_removes_
     assert [c.level for c in combine([], Level.MENTAL_HEALTH, "t")] == [Level.MENTAL_HEALTH]
 
 
-def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data() -> None:
-    from careprep.safety.classifier import current_version
+def test_the_classifier_for_the_current_data_is_trained() -> None:
+    assert trained_classifier() is not None, "run `make train`"
 
-    classifier = trained_classifier()
-    assert classifier is not None, "run `make train`"
-    assert classifier.version == current_version()
+
+def test_the_classifier_version_follows_its_training_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    from careprep.safety import classifier
+
+    version = classifier.current_version()
+    pairs = classifier.training_examples()
+    monkeypatch.setattr(
+        classifier, "training_examples", lambda: [*pairs, ("wobbly elbow", "urgent")]
+    )
+    assert classifier.current_version() != version
+    monkeypatch.setattr(classifier, "training_examples", lambda: list(pairs))
+    assert classifier.current_version() == version
 
 
 def test_training_the_classifier_twice_gives_the_same_model() -> None:
-    from careprep.safety.classifier import train, training_examples
+    from careprep.safety.classifier import LABELS, train, training_examples
 
     sample = training_examples()[::6]
     first = train(sample, "a").probabilities("my chest feels tight and heavy")
     second = train(sample, "b").probabilities("my chest feels tight and heavy")
+    assert set(first) == set(LABELS)
+    assert max(first.values()) - min(first.values()) > 0.1, "it learnt nothing"
     assert first == second
 
 
-def test_patterns_are_versioned_and_the_version_follows_their_content() -> None:
+def test_patterns_are_versioned_and_the_version_follows_their_content(tmp_path: Path) -> None:
     from careprep.safety import PATTERNS_DIR
-    from careprep.safety.matching import load_patterns
+    from careprep.safety.matching import Detector, load_patterns
 
     version = detector().version
     number, digest = version.split("+")
     assert int(number) >= 2 and len(digest) == 8
-    assert load_patterns(PATTERNS_DIR).version == version
+    for path in PATTERNS_DIR.glob("*.yml"):
+        shutil.copy(path, tmp_path / path.name)
+    assert load_patterns(tmp_path).version == version
+    urgent = tmp_path / "urgent.yml"
+    urgent.write_text(
+        urgent.read_text().replace(
+            "levels:\n  urgent:\n", "levels:\n  urgent:\n    - wobbly elbow\n"
+        )
+    )
+    changed = Detector(load_patterns(tmp_path))
+    assert [concern.level for concern in changed.detect_all("my wobbly elbow")] == [Level.URGENT]
+    assert detector().detect_all("my wobbly elbow") == []
+    assert changed.version.split("+")[0] == number and changed.version != version
 
 
 def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:
@@ -180,6 +236,7 @@ def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:
 
 def test_nlu_examples_agree_with_the_detector() -> None:
     nlu = yaml.safe_load((ROOT / "bot/data/nlu.yml").read_text())["nlu"]
+    checked: Counter[str] = Counter()
     for block in nlu:
         level = level_of_intent(block["intent"])
         for line in block["examples"].splitlines():
@@ -192,6 +249,9 @@ def test_nlu_examples_agree_with_the_detector() -> None:
             else:
                 over_triage = level is Level.URGENT and Level.EMERGENCY in found
                 assert level in found or over_triage, (example, found)
+            checked[level.value if level else "everyday"] += 1
+    assert set(checked) == {"everyday", *(level.value for level in SEVERITY)}, checked
+    assert checked["everyday"] >= 200, checked
 
 
 def test_every_level_has_an_intent_and_a_rule() -> None:

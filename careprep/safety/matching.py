@@ -385,12 +385,21 @@ class Detector:
             found.setdefault(Level(span.label_), span.text)
         return [Concern(level, found[level]) for level in SEVERITY if level in found]
 
+
 def _modified(span: Span) -> bool:
     """Return True when ConText negates, dates or makes hypothetical a finding.
 
-    A cue inside the finding itself ("can't breathe", "won't wake") is part of
-    what was found, never a reason to drop it.
+    A negation or hypothetical cue inside the finding itself ("can't breathe",
+    "won't wake", "if he finds out") is part of what was found, never a reason to
+    drop it; a date inside it ("banged my head in 2020 while on warfarin") still
+    makes it history.
     """
+    graph = span.doc._.context_graph
+    for modifier in graph.modifiers if graph is not None else []:
+        start, end = modifier.modifier_span
+        inside = span.start <= start and end <= span.end
+        if modifier.category == "HISTORICAL" and inside:
+            return True
     for modifier in span._.modifiers:
         start, end = modifier.modifier_span
         inside = span.start <= start and end <= span.end
@@ -415,10 +424,16 @@ def _context(nlp: Any, settings: dict[str, Any]) -> ConText:
                 entry["category"],
                 pattern=entry.get("pattern"),
                 direction=entry.get("direction", "BIDIRECTIONAL"),
+                max_scope=entry.get("max_scope"),
             )
         )
     for rule in rules:
-        if rule.direction.upper() != "TERMINATE" and rule.max_scope is None:
+        if rule.direction.upper() in ("TERMINATE", "PSEUDO"):
+            # medspaCy ends a cue's scope at a terminating cue only when their scopes
+            # overlap at an edge (one scope holding the other is missed), so a cue
+            # that only ends or blocks others gets the smallest scope
+            rule.max_scope = 1
+        elif rule.max_scope is None:
             rule.max_scope = scopes.get(rule.category)
     context = ConText(
         nlp,
@@ -426,6 +441,7 @@ def _context(nlp: Any, settings: dict[str, Any]) -> ConText:
         input_span_type="group",
         span_group_name=SPAN_GROUP,
         span_attrs={category: {attr: True} for category, attr in CONTEXT_CATEGORIES.items()},
+        terminating_types=settings.get("terminated_by"),
     )
     context.add(rules)
     return context
