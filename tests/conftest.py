@@ -117,15 +117,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path / "var")
 
 
-@pytest.fixture
-def store_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point careprep's settings at the test store (for code that reads the environment)."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CAREPREP_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("CAREPREP_WEB_URL", "http://careprep.test")
-    return database_url
-
-
 @pytest.fixture(scope="session")
 def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
     """The trained model served by a real Rasa server and action server, on SQLite."""
