@@ -49,14 +49,31 @@ def add(database_url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedP
     )
 
 
+def record_heading(database_url: str, tmp_path: Path, appointment_id: object) -> str:
+    """Return the first line of an appointment's exported record."""
+    return careprep(database_url, tmp_path, "export", str(appointment_id)).stdout.split("\n")[0]
+
+
 def test_appointment_add_prints_the_id_and_invite_link(database_url: str, tmp_path: Path) -> None:
+    from careprep.preparation.progress import find_by_sender
+    from careprep.store import session_scope
+
     result = add(database_url, tmp_path)
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout)
-    assert isinstance(created["appointment_id"], int)
-    assert created["invite_url"].startswith("https://careprep.example/chat/")
+    assert created["created"] is True
+    assert record_heading(database_url, tmp_path, created["appointment_id"]) == (
+        "Pre-consultation record - Ann Example (born 1950-02-03)"
+    )
+    site, token = created["invite_url"].rsplit("/chat/", 1)
+    assert site == "https://careprep.example"
+    with session_scope(database_url) as session:
+        preparation = find_by_sender(session, token)
+        assert preparation is not None
+        assert preparation.appointment_id == created["appointment_id"]
     again = json.loads(add(database_url, tmp_path).stdout)
     assert again["appointment_id"] == created["appointment_id"]
+    assert again["invite_url"] == created["invite_url"]
     assert again["created"] is False
 
 
@@ -71,7 +88,7 @@ def test_appointment_add_prints_the_id_and_invite_link(database_url: str, tmp_pa
         ("--practice", "   ", "practice name is empty"),
     ],
 )
-def test_bad_input_gets_one_line_and_a_non_zero_exit(
+def test_bad_input_gets_one_line_and_exit_status_2(
     flag: str, value: str, reason: str, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
@@ -85,16 +102,23 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(
     args[flag] = value
     flat = [part for pair in args.items() for part in pair]
     result = careprep(url, tmp_path, "appointment", "add", *flat)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert reason in result.stderr
+    nothing = careprep(url, tmp_path, "export", "1")
+    assert nothing.stderr.strip() == "careprep: there is no appointment 1"
 
 
 def test_unknown_practitioner_is_refused(tmp_path: Path) -> None:
-    result = add(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, "--practitioner", "who@example.org")
-    assert result.returncode != 0
-    assert "no practitioner who@example.org at Hill Surgery" in result.stderr
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    result = add(url, tmp_path, "--practitioner", "who@example.org")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "careprep: there is no practitioner who@example.org at Hill Surgery"
+    )
+    nothing = careprep(url, tmp_path, "export", "1")
+    assert nothing.stderr.strip() == "careprep: there is no appointment 1"
 
 
 def add_practitioner(
@@ -141,10 +165,10 @@ def test_import_keeps_good_rows_and_reports_bad_ones_by_line(
     assert "clinic.csv line 3: phone number 'not a phone'" in result.stderr
     assert "clinic.csv line 5: date of birth '1980-13-40'" in result.stderr
     assert "2 rows imported, 2 rejected" in result.stderr
-    for row in added:
-        assert (
-            careprep(database_url, tmp_path, "export", str(row["appointment_id"])).returncode == 0
-        )
+    assert [record_heading(database_url, tmp_path, row["appointment_id"]) for row in added] == [
+        "Pre-consultation record - Ann Example (born 1950-02-03)",
+        "Pre-consultation record - Cat Example (born 1970-07-08)",
+    ]
 
 
 def test_import_of_a_file_without_the_columns_is_refused(tmp_path: Path) -> None:
@@ -173,7 +197,8 @@ def test_export_json_of_a_new_appointment(database_url: str, tmp_path: Path) -> 
 
 
 def test_db_upgrade_and_worker_once(database_url: str, tmp_path: Path) -> None:
-    assert careprep(database_url, tmp_path, "db", "upgrade").returncode == 0
+    upgraded = careprep(database_url, tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0 and upgraded.stdout == "database is up to date\n"
     worker = careprep(database_url, tmp_path, "worker", "--once")
     assert worker.returncode == 0 and "0 messages handled" in worker.stdout
 
@@ -242,7 +267,7 @@ def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     database_url: str, tmp_path: Path
 ) -> None:
     from careprep.store import session_scope
-    from careprep.store.models import OutboxMessage
+    from careprep.store.models import OutboxMessage, Preparation
 
     appointment_id = json.loads(add(database_url, tmp_path).stdout)["appointment_id"]
     worker = careprep(database_url, tmp_path, "worker", "--once")
@@ -250,6 +275,6 @@ def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     with session_scope(database_url) as session:
         (invitation,) = session.query(OutboxMessage).all()
         assert invitation.kind == "invitation" and invitation.state == "logged"
+        assert session.get(Preparation, invitation.preparation_id).appointment_id == appointment_id
         assert "Hill Surgery" in invitation.body and "reply HI" in invitation.body
         assert "999" in invitation.body and "not read in real time" in invitation.body
-    assert appointment_id

@@ -110,6 +110,11 @@ def test_the_version_1_phrases_still_raise_their_level(level: Level, text: str) 
         "angina diagnosed 2014, havent needed the GTN spray in over a year",
         "Had cellulitis in my leg two summers ago.",
         "what are the signs of sepsis?",
+        "I take 20 mg of citalopram",
+        "the vet says he'll be fine",
+        "I double check my pills every morning",
+        "choking for a fag after the appointment",
+        "my uncle died of a stroke so I check my blood pressure",
     ],
 )
 def test_everyday_words_do_not_trip_it(text: str) -> None:
@@ -154,6 +159,34 @@ def test_a_negation_question_or_date_does_not_reach_past_its_clause(
     assert level in {concern.level for concern in detector().detect_all(text)}, text
 
 
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("my dad conked out on the kitchen floor", Level.EMERGENCY),
+        ("she's suddenly gone really confused, was fine this morning", Level.EMERGENCY),
+        ("on chemo and my temp is 38.4", Level.EMERGENCY),
+        ("he swallowed 30 of his sertraline", Level.EMERGENCY),
+        ("tearing pain in my back, came on suddenly", Level.EMERGENCY),
+        ("the gas fire's been on and we've both got headaches and feel woozy", Level.EMERGENCY),
+        ("ran out of my lantus and the chemist is shut", Level.URGENT),
+        ("the red patch has spread past the pen line", Level.URGENT),
+        ("water infection, stinging and going every 20 mins", Level.URGENT),
+        ("my partner gave me a right hiding last night", Level.SAFEGUARDING),
+        ("mum's morphine keeps going missing", Level.SAFEGUARDING),
+        ("they are going to marry her off", Level.SAFEGUARDING),
+        ("she says she hates being alive", Level.MENTAL_HEALTH),
+        ("I've finished my note", Level.MENTAL_HEALTH),
+    ],
+)
+def test_concepts_said_in_other_words_are_found(text: str, level: Level) -> None:
+    assert level in {concern.level for concern in detector().detect_all(text)}, text
+
+
+def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
+    found = {c.level for c in detector().detect_all("gunk off my chest is dark green now")}
+    assert Level.URGENT in found
+
+
 def test_every_concern_in_one_message_is_found_most_urgent_first() -> None:
     found = [
         concern.level
@@ -176,7 +209,7 @@ def test_the_classifier_may_add_a_more_urgent_level_but_never_lowers_or_removes_
     assert [c.level for c in combine([], Level.MENTAL_HEALTH, "t")] == [Level.MENTAL_HEALTH]
 
 
-def test_the_classifier_for_the_current_data_is_trained() -> None:
+def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data() -> None:
     assert trained_classifier() is not None, "run `make train`"
 
 
@@ -208,12 +241,12 @@ def test_patterns_are_versioned_and_the_version_follows_their_content(tmp_path: 
     from careprep.safety import PATTERNS_DIR
     from careprep.safety.matching import Detector, load_patterns
 
-    version = detector().version
-    number, digest = version.split("+")
-    assert int(number) >= 2 and len(digest) == 8
     for path in PATTERNS_DIR.glob("*.yml"):
         shutil.copy(path, tmp_path / path.name)
-    assert load_patterns(tmp_path).version == version
+    original = Detector(load_patterns(tmp_path))
+    number, digest = original.version.split("+")
+    assert int(number) >= 2 and len(digest) == 8
+    assert original.version == load_patterns(PATTERNS_DIR).version
     urgent = tmp_path / "urgent.yml"
     urgent.write_text(
         urgent.read_text().replace(
@@ -221,9 +254,9 @@ def test_patterns_are_versioned_and_the_version_follows_their_content(tmp_path: 
         )
     )
     changed = Detector(load_patterns(tmp_path))
+    assert original.detect_all("my wobbly elbow") == []
     assert [concern.level for concern in changed.detect_all("my wobbly elbow")] == [Level.URGENT]
-    assert detector().detect_all("my wobbly elbow") == []
-    assert changed.version.split("+")[0] == number and changed.version != version
+    assert changed.version.split("+")[0] == number and changed.version != original.version
 
 
 def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:

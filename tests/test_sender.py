@@ -74,11 +74,29 @@ def test_server_errors_on_every_attempt_fail_for_now_not_for_good(
     fake_twilio: FakeTwilio, tmp_path: Path
 ) -> None:
     fake_twilio.fail_next(5, 500, message="Internal Server Error")
+    sleeps: list[float] = []
 
-    result = sender_for(fake_twilio, tmp_path, []).send(PHONE, BODY)
+    result = sender_for(fake_twilio, tmp_path, sleeps).send(PHONE, BODY)
 
     assert (result.state, result.error_code, result.permanent) == ("failed", 20500, False)
     assert len(fake_twilio.received) == 4 and fake_twilio.messages == []
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_the_attempts_and_the_first_wait_are_the_sender_s_to_choose(
+    fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    fake_twilio.fail_next(5, 503)
+    sleeps: list[float] = []
+    sender = SmsSender(
+        fake_twilio.settings(tmp_path), max_attempts=3, backoff_seconds=2.0, sleep=sleeps.append
+    )
+
+    result = sender.send(PHONE, BODY)
+
+    assert (result.state, result.error_code) == ("failed", 20503)
+    assert len(fake_twilio.received) == 3
+    assert sleeps == [2.0, 4.0]
 
 
 def test_opted_out_recipient_is_not_retried(fake_twilio: FakeTwilio, tmp_path: Path) -> None:
@@ -104,21 +122,25 @@ def test_a_number_twilio_cannot_text_is_not_retried(
     fake_twilio: FakeTwilio, tmp_path: Path, code: int, message: str
 ) -> None:
     fake_twilio.fail_next(1, 400, code, message)
+    sleeps: list[float] = []
 
-    result = sender_for(fake_twilio, tmp_path, []).send(PHONE, BODY)
+    result = sender_for(fake_twilio, tmp_path, sleeps).send(PHONE, BODY)
 
     assert (result.state, result.error_code, result.permanent) == ("failed", code, True)
     assert not result.opted_out
-    assert len(fake_twilio.received) == 1
+    assert len(fake_twilio.received) == 1 and sleeps == []
 
 
 def test_a_wrong_auth_token_is_not_retried_and_not_the_message_s_fault(
     fake_twilio: FakeTwilio, tmp_path: Path
 ) -> None:
-    result = sender_for(fake_twilio, tmp_path, [], twilio_auth_token="wrong").send(PHONE, BODY)
+    sleeps: list[float] = []
+
+    result = sender_for(fake_twilio, tmp_path, sleeps, twilio_auth_token="wrong").send(PHONE, BODY)
 
     assert (result.state, result.error_code, result.permanent) == ("failed", 20003, False)
     assert [request.authorised for request in fake_twilio.received] == [False]
+    assert sleeps == []
 
 
 def test_unreachable_twilio_is_retried_then_fails_for_now(
