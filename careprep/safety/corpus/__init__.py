@@ -66,6 +66,11 @@ WRITTEN_FILES = {
     "batch2_emergency_urgent.yml": 2,
     "batch2_mental_health_safeguarding.yml": 2,
     "batch2_everyday.yml": 2,
+    "batch3_emergency.yml": 3,
+    "batch3_urgent.yml": 3,
+    "batch3_mental_health.yml": 3,
+    "batch3_safeguarding_mixed.yml": 3,
+    "batch3_everyday_hard.yml": 3,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
