@@ -83,7 +83,7 @@ def cmd_practitioner_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Print the pre-consultation record of an appointment."""
     with session_scope(settings.database_url) as session:
-        record = build_record(session, args.appointment_id)
+        record = build_record(session, args.appointment_id, settings.timezone)
         if record is None:
             raise CliError(f"there is no appointment {args.appointment_id}")
         if args.format == "json":

@@ -1,8 +1,13 @@
-"""Custom actions with a real Tracker, a real CollectingDispatcher and a real store."""
+"""Custom actions with a real Tracker, a real CollectingDispatcher and a real store.
+
+The rules themselves are tested without Rasa (tests/test_preparation_conversation.py);
+these check that the actions translate the tracker to them and their turns back.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,31 +15,55 @@ import pytest
 import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
+from bot.actions import slots
 from bot.actions.commands import ActionGoBack, ActionSkipQuestion
 from bot.actions.preparation_form import ASK_ACTIONS, ValidatePreparationForm
+from bot.actions.safety import ActionSafetyNetting
 from bot.actions.session import ActionStartPreparation
+from bot.actions.store import use_settings
+from careprep.preparation import messages
 from careprep.preparation.progress import SKIPPED
-from careprep.preparation.questionnaire import FLOW_IDS
+from careprep.preparation.questionnaire import PREPARE, QuestionId
+from careprep.safety import SAFETY_KEY
+from careprep.settings import Settings
 from careprep.store import session_scope
-from careprep.store.models import Answer, Preparation
+from careprep.store.models import Answer, Goal, Preparation, SafetyFlag
 from tests.factories import book
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text())
+Q = QuestionId
 
 
 @pytest.fixture
-def token(store_env: str) -> str:
-    with session_scope(store_env) as session:
-        return book(session).preparation.invite_token
+def database(settings: Settings) -> Iterator[str]:
+    """The test store, given to the actions as their settings."""
+    use_settings(settings)
+    yield settings.database_url
+    use_settings(None)
 
 
-def tracker(sender: str, text: str, requested: str | None, **slots: Any) -> Tracker:
+@pytest.fixture
+def token(database: str) -> str:
+    with session_scope(database) as session:
+        return str(book(session).preparation.invite_token)
+
+
+def tracker(
+    sender: str,
+    text: str,
+    requested: str | None,
+    channel: str = "rest",
+    parse_data: dict[str, Any] | None = None,
+    **slot_values: Any,
+) -> Tracker:
     values = {name: None for name in DOMAIN["slots"]}
-    values.update({"invited": True, "requested_slot": requested})
-    values.update(slots)
+    values.update({slots.INVITED: True, slots.REQUESTED: requested})
+    values.update(slot_values)
+    message = {"text": text, "intent": {"name": "inform"}, **(parse_data or {})}
     events: list[dict[str, Any]] = [
-        {"event": "user", "text": text, "parse_data": {"intent": {"name": "inform"}}}
+        {"event": "user", "text": text, "parse_data": message, "input_channel": channel}
     ]
     if requested:
         values[requested] = text
@@ -42,11 +71,11 @@ def tracker(sender: str, text: str, requested: str | None, **slots: Any) -> Trac
     return Tracker(
         sender_id=sender,
         slots=values,
-        latest_message={"text": text, "intent": {"name": "inform"}},
+        latest_message=message,
         events=events,
         paused=False,
         followup_action=None,
-        active_loop={"name": "preparation_form"} if requested else {},
+        active_loop={"name": slots.FORM} if requested else {},
         latest_action_name="action_listen",
     )
 
@@ -54,12 +83,12 @@ def tracker(sender: str, text: str, requested: str | None, **slots: Any) -> Trac
 def run(action: Action, state: Tracker) -> tuple[dict[str, Any], list[str]]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, state, DOMAIN))
-    slots = {
+    changed = {
         event["name"]: event["value"]
         for event in events
-        if event["event"] == "slot" and event["name"] != "requested_slot"
+        if event["event"] == "slot" and event["name"] != slots.REQUESTED
     }
-    return slots, [message["text"] for message in dispatcher.messages]
+    return changed, [message["text"] for message in dispatcher.messages]
 
 
 def stored(database_url: str) -> dict[str, Answer]:
@@ -69,47 +98,54 @@ def stored(database_url: str) -> dict[str, Answer]:
         return {row.question_id: row for row in rows}
 
 
-def test_an_answer_is_stored_on_the_turn_it_is_given(token: str, store_env: str) -> None:
-    slots, said = run(ValidatePreparationForm(), tracker(token, "  My dog, Rex ", "what_matters"))
-    assert slots["what_matters"] == "My dog, Rex"
+def goal_table(database_url: str) -> list[str]:
+    with session_scope(database_url) as session:
+        return list(session.execute(select(Goal.text).order_by(Goal.position)).scalars())
+
+
+def test_an_answer_is_stored_on_the_turn_it_is_given(token: str, database: str) -> None:
+    changed, said = run(ValidatePreparationForm(), tracker(token, "  My dog, Rex ", Q.WHAT_MATTERS))
+    assert changed[Q.WHAT_MATTERS] == "My dog, Rex"
     assert said == []
-    assert stored(store_env)["what_matters"].raw_text == "  My dog, Rex "
+    assert stored(database)[Q.WHAT_MATTERS].raw_text == "  My dog, Rex "
 
 
 def test_confidence_outside_0_to_10_is_asked_again_with_the_reason(
-    token: str, store_env: str
+    token: str, database: str
 ) -> None:
-    slots, said = run(ValidatePreparationForm(), tracker(token, "eleven", "confidence"))
-    assert slots["confidence"] is None
+    changed, said = run(ValidatePreparationForm(), tracker(token, "eleven", Q.CONFIDENCE))
+    assert changed[Q.CONFIDENCE] is None
     assert said == [
         "Please reply with one number from 0 to 10, for example 6. "
         "It shows how much support you may want. There is no right or wrong answer."
     ]
-    assert "confidence" not in stored(store_env)
+    assert Q.CONFIDENCE not in stored(database)
 
 
-def test_goals_are_collected_until_no(token: str, store_env: str) -> None:
-    slots, _ = run(ValidatePreparationForm(), tracker(token, "Walk to the shops", "goals"))
-    assert slots == {"goals": None, "goal_list": ["Walk to the shops"]}
-    slots, _ = run(
+def test_goals_are_collected_until_no(token: str, database: str) -> None:
+    changed, _ = run(ValidatePreparationForm(), tracker(token, "Walk to the shops", Q.GOALS))
+    assert changed == {Q.GOALS: None, slots.GOAL_LIST: ["Walk to the shops"]}
+    changed, _ = run(
         ValidatePreparationForm(),
-        tracker(token, "no", "goals", goal_list=["Walk to the shops"]),
+        tracker(token, "no", Q.GOALS, **{slots.GOAL_LIST: ["Walk to the shops"]}),
     )
-    assert slots["goals"] == ["Walk to the shops"]
-    assert stored(store_env)["goals"].value == ["Walk to the shops"]
+    assert changed[Q.GOALS] == ["Walk to the shops"]
+    assert goal_table(database) == ["Walk to the shops"]
 
 
-def test_skip_is_recorded(token: str, store_env: str) -> None:
-    slots, _ = run(ActionSkipQuestion(), tracker(token, "skip", None, requested_slot="good_day"))
-    assert slots == {"good_day": SKIPPED}
-    assert stored(store_env)["good_day"].skipped is True
-
-
-def test_consent_to_start_cannot_be_skipped(token: str, store_env: str) -> None:
-    slots, said = run(
-        ActionSkipQuestion(), tracker(token, "skip", None, requested_slot="consent_start")
+def test_skip_is_recorded(token: str, database: str) -> None:
+    changed, _ = run(
+        ActionSkipQuestion(), tracker(token, "skip", None, **{slots.REQUESTED: Q.GOOD_DAY})
     )
-    assert slots == {} and said == ["Sorry, this one can't be skipped."]
+    assert changed == {Q.GOOD_DAY: SKIPPED}
+    assert stored(database)[Q.GOOD_DAY].skipped is True
+
+
+def test_consent_to_start_cannot_be_skipped(token: str, database: str) -> None:
+    changed, said = run(
+        ActionSkipQuestion(), tracker(token, "skip", None, **{slots.REQUESTED: Q.CONSENT_START})
+    )
+    assert changed == {} and said == ["Sorry, this one can't be skipped."]
 
 
 def test_back_clears_the_named_answer(token: str) -> None:
@@ -117,48 +153,97 @@ def test_back_clears_the_named_answer(token: str) -> None:
         token,
         "change my goals",
         None,
-        requested_slot="support",
-        goals=["swim"],
-        goal_list=["swim"],
-        what_matters="family",
+        **{
+            slots.REQUESTED: Q.SUPPORT,
+            Q.GOALS: ["swim"],
+            slots.GOAL_LIST: ["swim"],
+            Q.WHAT_MATTERS: "family",
+        },
     )
-    slots, said = run(ActionGoBack(), state)
-    assert slots == {"goals": None, "goal_list": []}
+    changed, said = run(ActionGoBack(), state)
+    assert changed == {Q.GOALS: None, slots.GOAL_LIST: []}
     assert said == ["OK, back to question 6 of 14."]
 
 
-def test_start_loads_answers_from_the_store(token: str, store_env: str) -> None:
-    run(ValidatePreparationForm(), tracker(token, "My family", "what_matters"))
-    slots, said = run(ActionStartPreparation(), tracker(token, "hi", None))
-    assert slots["what_matters"] == "My family"
-    assert slots["invited"] is True
+def test_start_loads_answers_from_the_store(token: str, database: str) -> None:
+    run(ValidatePreparationForm(), tracker(token, "My family", Q.WHAT_MATTERS))
+    changed, said = run(ActionStartPreparation(), tracker(token, "hi", None))
+    assert changed[Q.WHAT_MATTERS] == "My family"
+    assert changed[slots.INVITED] is True
     assert said == ["Welcome back. Let's carry on where you left off."]
 
 
-def test_an_unknown_sender_gets_a_polite_reply_and_no_questions(store_env: str) -> None:
-    slots, said = run(ActionStartPreparation(), tracker("not-a-token", "hi", None))
-    assert slots == {"invited": False}
+def test_an_unknown_sender_gets_a_polite_reply_and_no_questions(database: str) -> None:
+    changed, said = run(ActionStartPreparation(), tracker("not-a-token", "hi", None))
+    assert changed == {slots.INVITED: False}
     assert "can't find an invitation" in said[0]
 
 
 def test_questions_show_progress() -> None:
-    (ask_topics,) = [action for action in ASK_ACTIONS if action.question_id == "topics"]
+    (ask_topics,) = [action for action in ASK_ACTIONS if action.question_id == Q.TOPICS]
     _, said = run(ask_topics(), tracker("x", "", None))
-    assert said[0].startswith(f"Question {FLOW_IDS.index('topics') + 1} of 14: ")
+    assert said[0].startswith(f"Question {PREPARE.flow_ids.index(Q.TOPICS) + 1} of 14: ")
     assert "\n10 Something else" in said[0]
 
 
-def test_the_third_goal_ends_the_goals_question(token: str, store_env: str) -> None:
+def test_yes_no_questions_offer_their_options_as_buttons() -> None:
+    (ask_consent,) = [action for action in ASK_ACTIONS if action.question_id == Q.CONSENT_START]
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ask_consent().run(dispatcher, tracker("x", "", None), DOMAIN))
+    assert [button["title"] for button in dispatcher.messages[0]["buttons"]] == ["Yes", "No"]
+
+
+def test_the_third_goal_ends_the_goals_question(token: str, database: str) -> None:
     two = ["Walk to the shops", "Sleep better"]
-    slots, _ = run(ValidatePreparationForm(), tracker(token, "Swim again", "goals", goal_list=two))
-    assert slots["goals"] == [*two, "Swim again"]
-    assert stored(store_env)["goals"].value == [*two, "Swim again"]
+    changed, _ = run(
+        ValidatePreparationForm(),
+        tracker(token, "Swim again", Q.GOALS, **{slots.GOAL_LIST: two}),
+    )
+    assert changed[Q.GOALS] == [*two, "Swim again"]
+    assert goal_table(database) == [*two, "Swim again"]
 
 
-def test_a_no_to_sharing_is_kept_with_its_time(token: str, store_env: str) -> None:
-    slots, _ = run(ValidatePreparationForm(), tracker(token, "2", "consent_share"))
-    assert slots["consent_share"] is False
-    with session_scope(store_env) as session:
+def test_a_no_to_sharing_is_kept_with_its_time(token: str, database: str) -> None:
+    changed, _ = run(ValidatePreparationForm(), tracker(token, "2", Q.CONSENT_SHARE))
+    assert changed[Q.CONSENT_SHARE] is False
+    with session_scope(database) as session:
         preparation = session.query(Preparation).one()
         assert preparation.consent_to_share is False
         assert preparation.consent_to_share_at is not None
+
+
+def test_by_sms_the_form_checks_the_date_of_birth_first(token: str) -> None:
+    form = ValidatePreparationForm()
+    dispatcher = CollectingDispatcher()
+    by_sms = tracker(token, "hi", None, channel=slots.SMS_CHANNEL)
+    required = asyncio.run(form.required_slots([], dispatcher, by_sms, DOMAIN))
+    assert required == [Q.IDENTITY, *PREPARE.flow_ids]
+    by_link = tracker(token, "hi", None)
+    assert asyncio.run(form.required_slots([], dispatcher, by_link, DOMAIN)) == list(
+        PREPARE.flow_ids
+    )
+
+
+def test_a_concern_the_nlu_found_in_an_answer_is_signposted_first_and_pauses(
+    token: str, database: str
+) -> None:
+    text = "My family. But I've had chest pain all morning"
+    found = {SAFETY_KEY: [{"level": "emergency", "words": "chest pain", "source": "rules"}]}
+    changed, said = run(
+        ValidatePreparationForm(), tracker(token, text, Q.WHAT_MATTERS, parse_data=found)
+    )
+    assert said == [messages.SAFETY_REPLIES["emergency"]]
+    assert changed == {Q.WHAT_MATTERS: text, slots.SAFETY_PAUSE: True}
+    with session_scope(database) as session:
+        assert session.execute(select(SafetyFlag.question_id)).scalar_one() == Q.WHAT_MATTERS
+
+
+def test_a_concern_outside_the_questions_is_signposted_and_flagged(
+    token: str, database: str
+) -> None:
+    text = "my husband has collapsed"
+    found = {"intent": {"name": "safety_emergency"}}
+    changed, said = run(ActionSafetyNetting(), tracker(token, text, None, parse_data=found))
+    assert (changed, said) == ({}, [messages.SAFETY_REPLIES["emergency"]])
+    with session_scope(database) as session:
+        assert session.execute(select(SafetyFlag.message)).scalar_one() == text

@@ -9,7 +9,9 @@ from careprep.preparation.answers import (
     read_scale,
     read_yes_no,
 )
-from careprep.preparation.questionnaire import NEEDS, TOPICS, question
+from careprep.preparation.questionnaire import NEEDS, PREPARE, TOPICS, QuestionId
+
+REVIEW_INTERVAL = PREPARE.question(QuestionId.REVIEW_INTERVAL)
 
 
 @pytest.mark.parametrize("text", ["yes", "Y", "Yeah", "ok", "Yes please", "1"])
@@ -59,6 +61,28 @@ def test_choices_keep_the_patients_order_and_own_words() -> None:
     assert read_choices("my knees", TOPICS) == ["my knees"]
 
 
+@pytest.mark.parametrize(
+    ("text", "chosen"),
+    [
+        (
+            "Can we talk about whether my water tablets cause the night time toilet trips",
+            ["Can we talk about whether my water tablets cause the night time toilet trips"],
+        ),
+        (
+            "Can we talk about whether my tablets cause sleep problems?",
+            ["Sleep", "Can we talk about whether my tablets cause sleep problems?"],
+        ),
+        ("Medicines, especially my Water Tablets.", ["Medicines", "especially my Water Tablets."]),
+        ("2 and I\u2019d like to talk about my knees", ["Pain", "my knees"]),
+        ("I\u2019d like to talk about pain", ["Pain"]),
+    ],
+)
+def test_choices_keep_the_patients_own_words_exactly_as_written(
+    text: str, chosen: list[str]
+) -> None:
+    assert read_choices(text, TOPICS) == chosen
+
+
 def test_choices_none_is_an_empty_list() -> None:
     assert read_choices("NONE", NEEDS) == []
 
@@ -80,21 +104,21 @@ def test_choices_out_of_range_numbers_are_refused() -> None:
     ],
 )
 def test_single_choice(text: str, option: str) -> None:
-    assert read_answer(question("review_interval"), text) == option
+    assert read_answer(REVIEW_INTERVAL, text) == option
 
 
 def test_single_choice_refuses_other_numbers() -> None:
     with pytest.raises(Unreadable, match="1, 2, 3 or 4"):
-        read_answer(question("review_interval"), "7")
+        read_answer(REVIEW_INTERVAL, "7")
 
 
 def test_free_text_is_kept_verbatim() -> None:
     text = "I want to stop feeling tired <b>all</b> the time"
-    assert read_answer(question("what_matters"), f"  {text} ") == text
+    assert read_answer(PREPARE.question(QuestionId.WHAT_MATTERS), f"  {text} ") == text
 
 
 def test_empty_and_huge_answers_are_refused_with_a_reason() -> None:
     with pytest.raises(Unreadable, match="didn't get an answer"):
-        read_answer(question("going_well"), "   ")
+        read_answer(PREPARE.question(QuestionId.GOING_WELL), "   ")
     with pytest.raises(Unreadable, match="under 3,000 characters"):
-        read_answer(question("going_well"), "x" * 5000)
+        read_answer(PREPARE.question(QuestionId.GOING_WELL), "x" * 5000)

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import yaml
 
+from bot.actions import slots
+from careprep.preparation import messages
 from careprep.preparation.commands import COMMAND_INTENTS, parse_command
-from careprep.preparation.questionnaire import FLOW_IDS, QUESTIONS
+from careprep.preparation.questionnaire import PREPARE, QuestionId
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -18,18 +20,29 @@ def examples(intent: str) -> list[str]:
 
 
 def test_form_asks_the_questionnaire_in_order() -> None:
-    assert DOMAIN["forms"]["preparation_form"]["required_slots"] == ["identity", *FLOW_IDS]
+    assert slots.QUESTIONNAIRE == PREPARE
+    assert DOMAIN["forms"][slots.FORM]["required_slots"] == [
+        QuestionId.IDENTITY,
+        *PREPARE.flow_ids,
+    ]
 
 
 def test_every_question_has_an_ask_action_and_a_slot_for_its_own_turn() -> None:
-    for question in QUESTIONS:
+    for question in PREPARE.questions:
         assert f"action_ask_{question.id}" in DOMAIN["actions"]
         (mapping,) = DOMAIN["slots"][question.id]["mappings"]
         assert mapping["type"] == "from_text"
-        assert mapping["conditions"] == [
-            {"active_loop": "preparation_form", "requested_slot": question.id}
-        ]
+        assert mapping["conditions"] == [{"active_loop": slots.FORM, slots.REQUESTED: question.id}]
         assert sorted(mapping["not_intent"]) == sorted(COMMAND_INTENTS)
+
+
+def test_the_conversation_slots_are_in_the_domain() -> None:
+    for name in (slots.GOAL_LIST, slots.INVITED, slots.IDENTITY_LOCKED, slots.SAFETY_PAUSE):
+        assert DOMAIN["slots"][name]["mappings"] == [{"type": "custom"}]
+
+
+def test_the_help_response_is_the_cores_help() -> None:
+    assert DOMAIN["responses"]["utter_help"] == [{"text": messages.HELP}]
 
 
 def test_command_examples_are_recognised_by_the_command_list() -> None:

@@ -6,11 +6,11 @@ from sqlalchemy import func, select
 
 from careprep.preparation.progress import (
     SKIPPED,
+    answers_so_far,
     find_by_sender,
     record_answer,
     record_complete,
     record_skip,
-    slot_values,
 )
 from careprep.record import build_record, to_json, to_text
 from careprep.store import session_scope
@@ -44,7 +44,7 @@ def test_answers_survive_in_the_store(database_url: str) -> None:
         preparation = find_by_sender(session, token)
         assert preparation is not None
         assert preparation.status == PreparationStatus.IN_PROGRESS
-        values = slot_values(preparation)
+        values = answers_so_far(session, preparation)
         assert values["confidence"] == 4
         assert values["good_day"] == SKIPPED
         assert values["what_matters"] is None
@@ -74,7 +74,7 @@ def test_a_half_finished_preparation_is_a_usable_partial_record(database_url: st
         record_skip(session, preparation, "going_well")
         appointment_id = appointment.id
     with session_scope(database_url) as session:
-        record = build_record(session, appointment_id)
+        record = build_record(session, appointment_id, "Europe/London")
         assert record is not None
         assert record.completeness == {"answered": 2, "skipped": 1, "not_reached": 11}
         text = to_text(record)

@@ -1,8 +1,6 @@
-"""Safety netting in the conversation: signposting first, then a flag for the practice."""
+"""Safety netting in the conversation: the concerns the NLU found, handed to the core."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -10,56 +8,32 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from bot.actions import slots
 from bot.actions.store import with_preparation
-from careprep.preparation import messages
-from careprep.safety import SAFETY_KEY, SEVERITY, Level, level_of_intent
-from careprep.safety.flags import raise_flag
+from careprep.preparation.conversation import Message, respond_to_concerns
+from careprep.safety import SAFETY_KEY, SEVERITY, Concern, Level, level_of_intent
 from careprep.store.models import Preparation
 
-SAFETY_PAUSE = "safety_pause"
-STOPPING_LEVELS = (Level.EMERGENCY, Level.MENTAL_HEALTH, Level.SAFEGUARDING)
-"""After these, the next question waits until the patient writes again."""
 
-
-def concerns_in(tracker: Tracker) -> list[dict[str, Any]]:
+def concerns_in(tracker: Tracker) -> list[Concern]:
     """Return every concern the NLU safety netting found in the latest message, most urgent first.
 
     The NLU component keeps them under ``safety``; the intent alone carries the
     most urgent one, which is enough when the parse data has no list.
     """
+    text = tracker.latest_message.get("text") or ""
+    levels = {level.value for level in SEVERITY}
     found = [
-        concern
+        Concern(
+            Level(concern["level"]), concern.get("words") or text, concern.get("source") or "rules"
+        )
         for concern in tracker.latest_message.get(SAFETY_KEY) or []
-        if concern.get("level") in {level.value for level in SEVERITY}
+        if concern.get("level") in levels
     ]
     if found:
-        return sorted(found, key=lambda concern: SEVERITY.index(Level(concern["level"])))
+        return sorted(found, key=lambda concern: SEVERITY.index(concern.level))
     level = level_of_intent((tracker.latest_message.get("intent") or {}).get("name"))
-    return [{"level": level.value, "source": "rules"}] if level else []
-
-
-def concern_in(tracker: Tracker) -> Level | None:
-    """Return the most urgent level of concern in the latest message, or None."""
-    found = concerns_in(tracker)
-    return Level(found[0]["level"]) if found else None
-
-
-def respond_to_concern(
-    session: Session,
-    preparation: Preparation | None,
-    tracker: Tracker,
-    text: str,
-    question_id: str | None,
-    dispatcher: CollectingDispatcher,
-) -> None:
-    """Send the signposting for every concern, most urgent first, and flag each for the practice."""
-    found = concerns_in(tracker)
-    dispatcher.utter_message(text=messages.safety_reply([concern["level"] for concern in found]))
-    if preparation is not None:
-        for concern in found:
-            raise_flag(
-                session, preparation, concern["level"], text, question_id, concern.get("source")
-            )
+    return [Concern(level, text, "rules")] if level else []
 
 
 class ActionSafetyNetting(Action):
@@ -78,11 +52,12 @@ class ActionSafetyNetting(Action):
     ) -> list[EventType]:
         """Reply with the signposting for the message's concerns and raise flags."""
         text = tracker.latest_message.get("text") or ""
-        if concern_in(tracker) is None:
+        concerns = concerns_in(tracker)
+        if not concerns:
             return []
 
-        def respond(session: Session, preparation: Preparation | None) -> None:
-            respond_to_concern(session, preparation, tracker, text, None, dispatcher)
+        def respond(session: Session, preparation: Preparation | None) -> Message:
+            return respond_to_concerns(session, preparation, concerns, text, None)
 
-        await with_preparation(tracker.sender_id, respond)
+        slots.utter(dispatcher, await with_preparation(tracker.sender_id, respond))
         return []

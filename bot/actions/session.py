@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.actions.preparation_form import GOAL_LIST, IDENTITY_LOCKED, INVITED, SMS
-from bot.actions.safety import SAFETY_PAUSE
-from bot.actions.store import with_preparation
-from careprep.patients.identity import is_locked
-from careprep.preparation import messages
-from careprep.preparation.progress import (
-    introduction,
-    record_complete,
-    restart_after_decline,
-    slot_values,
-)
-from careprep.store.models import Preparation, PreparationStatus
+from bot.actions import slots
+from bot.actions.store import settings, with_preparation
+from careprep.preparation.conversation import Turn, finish, start
+from careprep.store.models import Preparation
 
 
 class ActionStartPreparation(Action):
@@ -33,37 +25,17 @@ class ActionStartPreparation(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Introduce the preparation, or welcome the patient back to where they were."""
-        by_sms = tracker.get_latest_input_channel() == SMS
+        before = slots.conversation_of(tracker)
+        zone = settings().timezone
 
-        def start(session: Session, preparation: Preparation | None) -> list[EventType]:
-            if preparation is None:
-                dispatcher.utter_message(
-                    text=messages.NOT_FOUND_BY_SMS if by_sms else messages.NO_INVITATION
-                )
-                return [SlotSet(INVITED, False)]
-            if by_sms and is_locked(preparation):
-                dispatcher.utter_message(text=messages.IDENTITY_LOCKED)
-                return [SlotSet(INVITED, True), SlotSet(IDENTITY_LOCKED, True)]
-            restart_after_decline(session, preparation)
-            confirmed = preparation.identity_verified_at is not None
-            if by_sms and not confirmed:
-                dispatcher.utter_message(text=messages.SMS_GREETING)
-            elif preparation.status == PreparationStatus.NOT_STARTED and not preparation.answers:
-                dispatcher.utter_message(text=introduction(preparation))
-            elif preparation.status != PreparationStatus.COMPLETE:
-                dispatcher.utter_message(text=messages.WELCOME_BACK)
-            values = slot_values(preparation)
-            goals = values.get("goals")
-            return [
-                SlotSet(INVITED, True),
-                SlotSet(SAFETY_PAUSE, False),
-                SlotSet(IDENTITY_LOCKED, False),
-                SlotSet("identity", True if confirmed else None),
-                SlotSet(GOAL_LIST, goals if isinstance(goals, list) else []),
-                *(SlotSet(slot, value) for slot, value in values.items()),
-            ]
+        def start_in_store(session: Session, preparation: Preparation | None) -> Turn:
+            return start(session, preparation, before, zone)
 
-        return await with_preparation(tracker.sender_id, start)
+        turn = await with_preparation(tracker.sender_id, start_in_store)
+        slots.say(dispatcher, turn)
+        if turn.conversation.invited and not turn.conversation.identity_locked:
+            return slots.every_slot(turn.conversation)
+        return slots.changed_slots(before, turn.conversation)
 
 
 class ActionFinishPreparation(Action):
@@ -77,26 +49,11 @@ class ActionFinishPreparation(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Mark the preparation complete and say what happens next."""
-        if tracker.get_slot(IDENTITY_LOCKED):
-            return []
-        if tracker.get_slot(SAFETY_PAUSE):
-            dispatcher.utter_message(text=messages.SAFETY_PAUSE)
-            return [SlotSet(SAFETY_PAUSE, False)]
+        before = slots.conversation_of(tracker)
 
-        def finish(session: Session, preparation: Preparation | None) -> str | None:
-            if preparation is None:
-                return None
-            if preparation.status == PreparationStatus.DECLINED:
-                return messages.DECLINED
-            if record_complete(preparation):
-                return (
-                    messages.COMPLETE_SHARED
-                    if preparation.consent_to_share
-                    else messages.COMPLETE_PRIVATE
-                )
-            return messages.ALREADY_COMPLETE
+        def finish_in_store(session: Session, preparation: Preparation | None) -> Turn:
+            return finish(preparation, before)
 
-        closing = await with_preparation(tracker.sender_id, finish)
-        if closing:
-            dispatcher.utter_message(text=closing)
-        return []
+        turn = await with_preparation(tracker.sender_id, finish_in_store)
+        slots.say(dispatcher, turn)
+        return slots.changed_slots(before, turn.conversation)

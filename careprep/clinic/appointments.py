@@ -182,7 +182,7 @@ def add_appointment(
     session.add(Preparation(appointment=appointment))
     session.flush()
     if invite:
-        queue_invitation(session, appointment)
+        queue_invitation(session, appointment, zone)
     return appointment, True
 
 

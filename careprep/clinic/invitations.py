@@ -14,21 +14,21 @@ DAYS_BEFORE = 7
 """Invitations go out this long before the appointment (at once if it is sooner)."""
 
 
-def invitation_text(appointment: Appointment) -> str:
-    """Return the invitation: who it is from, when, what for, how long, and where to get help."""
+def invitation_text(appointment: Appointment, zone: str) -> str:
+    """Return the invitation: who from, when (in zone), what for, how long, where to get help."""
     return messages.INVITATION.format(
         practice=appointment.practice.name,
-        appointment=appointment_words(appointment.preparation),
+        appointment=appointment_words(appointment.preparation, zone),
     )
 
 
-def queue_invitation(session: Session, appointment: Appointment) -> OutboxMessage:
+def queue_invitation(session: Session, appointment: Appointment, zone: str) -> OutboxMessage:
     """Put the invitation in the outbox, due DAYS_BEFORE the appointment."""
     invitation = OutboxMessage(
         patient_id=appointment.patient_id,
         preparation_id=appointment.preparation.id,
         kind="invitation",
-        body=invitation_text(appointment),
+        body=invitation_text(appointment, zone),
         due_at=max(utcnow(), appointment.starts_at - timedelta(days=DAYS_BEFORE)),
     )
     session.add(invitation)

@@ -137,10 +137,15 @@ def read_scale(text: str) -> int:
     return value
 
 
-FILLER = re.compile(
-    r"\b(?:and|or|then|also|plus|please|thanks|thank you|i'd like to talk about|"
-    r"i want to talk about|talk about|about)\b|[,;.&+/()-]"
+CONNECTING_WORDS = re.compile(
+    r"\b(?:and|or|then|also|plus|please|thanks|thank you|i['\u2019]d like to talk about|"
+    r"i want to talk about|talk about|about)\b",
+    re.IGNORECASE,
 )
+"""Words that only join the options a patient picks ("2 and 4 please")."""
+WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+OPENING_MARKS = "\"'(\u2018\u201c"
+CLOSING_MARKS = ".?!\"')\u2019\u201d"
 
 
 def _keywords(option: str) -> list[str]:
@@ -152,35 +157,64 @@ def _keywords(option: str) -> list[str]:
     ]
 
 
+def _own_words(text: str, taken: list[tuple[int, int]]) -> str | None:
+    """Return the patient's own words around the options they picked, exactly as written.
+
+    The own words run from the first to the last word that neither picks an option
+    nor only joins picks; nothing inside that stretch is changed or left out.
+    """
+    if not taken:
+        return text.strip() or None
+    joining = [(found.start(), found.end()) for found in CONNECTING_WORDS.finditer(text)]
+    own = [
+        word
+        for word in WORD.finditer(text)
+        if not any(start <= word.start() < end for start, end in taken + joining)
+    ]
+    if not own:
+        return None
+    start, end = own[0].start(), own[-1].end()
+    while start > 0 and text[start - 1] in OPENING_MARKS:
+        start -= 1
+    while end < len(text) and text[end] in CLOSING_MARKS:
+        end += 1
+    return text[start:end]
+
+
 def read_choices(text: str, options: tuple[str, ...]) -> list[str]:
     """Read several options by number or name, in the patient's order of priority.
 
-    Words that name no option are kept as the patient's own choice, so
-    "2 4 my knees" is recorded as Pain, Sleep and "my knees".
+    Words that name no option are kept as the patient wrote them, after the options,
+    so "2 4 my knees" is recorded as Pain, Sleep and "my knees".
     """
-    folded = normalise(text)
-    if folded in NOTHING_WORDS:
+    if normalise(text) in NOTHING_WORDS:
         return []
     found: list[tuple[int, str]] = []
-    residue = folded
-    for number in re.finditer(r"\b\d{1,2}\b", folded):
+    taken: list[tuple[int, int]] = []
+    for number in re.finditer(r"\b\d{1,2}\b", text):
         if 1 <= int(number.group()) <= len(options):
             found.append((number.start(), options[int(number.group()) - 1]))
-        residue = residue[: number.start()] + " " * len(number.group()) + residue[number.end() :]
+        taken.append(number.span())
     for option in options:
         for word in _keywords(option):
-            named = re.search(rf"\b{re.escape(word)}\w*", residue)
+            pattern = re.escape(word).replace(r"\ ", r"\s+")
+            named = next(
+                (
+                    match
+                    for match in re.finditer(rf"\b{pattern}\w*", text, re.IGNORECASE)
+                    if not any(start <= match.start() < end for start, end in taken)
+                ),
+                None,
+            )
             if named:
                 found.append((named.start(), option))
-                residue = (
-                    residue[: named.start()] + " " * len(named.group()) + residue[named.end() :]
-                )
+                taken.append(named.span())
                 break
     chosen: list[str] = []
     for _, option in sorted(found):
         if option not in chosen:
             chosen.append(option)
-    own_words = " ".join(FILLER.sub(" ", residue).split())
+    own_words = _own_words(text, taken)
     if own_words:
         chosen.append(own_words)
     if not chosen:

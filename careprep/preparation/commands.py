@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from careprep.preparation.questionnaire import find_by_alias
+from careprep.preparation.questionnaire import PREPARE, Questionnaire
 
 WHY = "ask_why"
 SKIP = "skip"
@@ -134,8 +134,11 @@ _LOOKUP: dict[str, str] = {
 }
 
 
-def parse_command(text: str | None) -> Command | None:
-    """Return the command a whole message asks for, or None when it is an answer."""
+def parse_command(text: str | None, questionnaire: Questionnaire = PREPARE) -> Command | None:
+    """Return the command a whole message asks for, or None when it is an answer.
+
+    "change my goals" names a question of ``questionnaire`` by one of its aliases.
+    """
     if not text:
         return None
     folded = normalise(text)
@@ -143,7 +146,7 @@ def parse_command(text: str | None) -> Command | None:
         return Command(_LOOKUP[folded])
     change = _CHANGE.match(folded)
     if change:
-        named = find_by_alias(change.group("target"))
+        named = questionnaire.find_by_alias(change.group("target"))
         if named is not None:
             return Command(BACK, named.id)
     return None

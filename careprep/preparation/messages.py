@@ -42,6 +42,27 @@ ALREADY_COMPLETE = (
     "Thank you, your answers are saved and up to date. "
     "To change an answer, reply for example: change my goals."
 )
+QUESTION_WITH_PROGRESS = "Question {number} of {total}: {text}"
+READBACK_HEADING = "Here is what you told me:"
+CANT_SKIP = "Sorry, this one can't be skipped."
+NOTHING_TO_GO_BACK_TO = "There is nothing to go back to yet."
+NOT_REACHED_YET = "We haven't got to that question yet."
+BACK_TO = "OK, back to question {number} of {total}."
+CHANGE_PART = "OK, let's change {section}."
+READBACK_UNCLEAR = (
+    "Sorry, please reply YES, or a number from 1 to {parts} for the part you want to change."
+)
+HELP = (
+    "You can reply at any time:\n"
+    "WHY - why I ask a question\n"
+    "SKIP - skip a question\n"
+    "BACK - go back a question (or say, for example, change my goals)\n"
+    "PAUSE - stop now and carry on later\n"
+    "HELP - this message\n"
+    "These messages are not read in real time. If you need help now, call NHS 111, "
+    "or 999 in an emergency. For anything else, contact your practice."
+)
+"""The list of commands; the Rasa domain's ``utter_help`` says the same (tests/test_domain.py)."""
 ANYTHING_ELSE_GOAL = (
     "Thank you. Is there anything else you would like to do or change? "
     "Tell me, or reply NO to move on."
@@ -49,8 +70,7 @@ ANYTHING_ELSE_GOAL = (
 
 SAFETY_SIGNPOSTS = {
     "emergency": (
-        "This could be an emergency. If it is happening now, call 999 now. "
-        "Do not wait for a reply."
+        "This could be an emergency. If it is happening now, call 999 now. Do not wait for a reply."
     ),
     "mental_health": (
         "I'm sorry you are feeling like this. If you are in danger now, call 999. "

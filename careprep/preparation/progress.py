@@ -1,6 +1,6 @@
-"""The preparation: finding a patient's preparation and writing each answer as it is given.
+"""The preparation in the store: finding it, writing each answer as it is given, reading it back.
 
-Nothing here knows about Rasa; the actions call these functions once per turn.
+Nothing here knows about Rasa; the conversation rules (``conversation.py``) call these.
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careprep.preparation import messages
-from careprep.preparation.questionnaire import FLOW_IDS, Kind, question
-from careprep.settings import get_settings
+from careprep.preparation.questionnaire import (
+    Kind,
+    QuestionId,
+    Questionnaire,
+    questionnaire,
+)
 from careprep.store.models import Answer, Goal, Preparation, PreparationStatus, utcnow
 
 SKIPPED = "__skipped__"
-"""The slot value of a skipped question (the store keeps ``skipped=True``)."""
+"""The value of a skipped question in the conversation (the store keeps ``skipped=True``)."""
 
 
 def find_by_sender(session: Session, sender_id: str) -> Preparation | None:
@@ -25,6 +29,18 @@ def find_by_sender(session: Session, sender_id: str) -> Preparation | None:
     return session.execute(
         select(Preparation).where(Preparation.invite_token == sender_id)
     ).scalar_one_or_none()
+
+
+def questionnaire_of(preparation: Preparation) -> Questionnaire:
+    """Return the questionnaire (id and version) this preparation is asked and read against."""
+    return questionnaire(preparation.questionnaire_id, preparation.questionnaire_version)
+
+
+def use_questionnaire(preparation: Preparation, asked: Questionnaire) -> None:
+    """Name the questionnaire a preparation is asked, unless it has already started on one."""
+    if preparation.started_at is None:
+        preparation.questionnaire_id = asked.id
+        preparation.questionnaire_version = asked.version
 
 
 def _answer_row(session: Session, preparation: Preparation, question_id: str) -> Answer:
@@ -50,19 +66,23 @@ def _started(preparation: Preparation) -> None:
 def record_answer(
     session: Session, preparation: Preparation, question_id: str, value: Any, raw_text: str
 ) -> None:
-    """Write (or overwrite) the answer to one question, as the patient gave it."""
+    """Write (or overwrite) the answer to one question: its value and the text exactly as sent.
+
+    The goals are written one row each in the goal table, not in the answer's value.
+    """
     row = _answer_row(session, preparation, question_id)
-    row.value = value
+    goals = questionnaire_of(preparation).question(question_id).kind is Kind.GOALS
+    row.value = None if goals else value
     row.raw_text = raw_text
     row.skipped = False
     row.answered_at = utcnow()
     _started(preparation)
-    if question_id == "consent_start":
+    if question_id == QuestionId.CONSENT_START:
         preparation.status = PreparationStatus.IN_PROGRESS if value else PreparationStatus.DECLINED
-    if question_id == "consent_share":
+    if question_id == QuestionId.CONSENT_SHARE:
         preparation.consent_to_share = bool(value)
         preparation.consent_to_share_at = row.answered_at
-    if question(question_id).kind is Kind.GOALS:
+    if goals:
         _replace_goals(session, preparation, list(value))
     session.flush()
 
@@ -75,20 +95,36 @@ def record_skip(session: Session, preparation: Preparation, question_id: str) ->
     row.skipped = True
     row.answered_at = utcnow()
     _started(preparation)
-    if question_id == "consent_share":
+    if question_id == QuestionId.CONSENT_SHARE:
         preparation.consent_to_share = False
         preparation.consent_to_share_at = row.answered_at
-    if question(question_id).kind is Kind.GOALS:
+    if questionnaire_of(preparation).question(question_id).kind is Kind.GOALS:
         _replace_goals(session, preparation, [])
     session.flush()
 
 
+def goal_rows(session: Session, preparation: Preparation) -> list[Goal]:
+    """Return the patient's goals, one row each, in the order they gave them."""
+    return list(
+        session.execute(
+            select(Goal).where(Goal.preparation_id == preparation.id).order_by(Goal.position)
+        ).scalars()
+    )
+
+
 def _replace_goals(session: Session, preparation: Preparation, goals: list[str]) -> None:
-    for old in session.execute(select(Goal).where(Goal.preparation_id == preparation.id)).scalars():
-        session.delete(old)
+    """Make the goal rows say ``goals``: a goal kept in its place keeps its row."""
+    old = goal_rows(session, preparation)
+    changed = [
+        row for row in old if row.position > len(goals) or goals[row.position - 1] != row.text
+    ]
+    for row in changed:
+        session.delete(row)
     session.flush()
+    kept = {row.position for row in old if row not in changed}
     for position, text in enumerate(goals, start=1):
-        session.add(Goal(preparation_id=preparation.id, position=position, text=text))
+        if position not in kept:
+            session.add(Goal(preparation_id=preparation.id, position=position, text=text))
 
 
 def record_pause(preparation: Preparation) -> None:
@@ -110,7 +146,7 @@ def restart_after_decline(session: Session, preparation: Preparation) -> None:
     """Let a patient who said no at the start change their mind."""
     if preparation.status == PreparationStatus.DECLINED:
         preparation.status = PreparationStatus.NOT_STARTED
-        row = _answer_row(session, preparation, "consent_start")
+        row = _answer_row(session, preparation, QuestionId.CONSENT_START)
         session.delete(row)
         session.flush()
 
@@ -120,30 +156,36 @@ def answers_by_question(preparation: Preparation) -> dict[str, Answer]:
     return {answer.question_id: answer for answer in preparation.answers}
 
 
-def slot_values(preparation: Preparation) -> dict[str, Any]:
-    """Return every question's slot value from the store (None where not reached)."""
+def answers_so_far(session: Session, preparation: Preparation) -> dict[str, Any]:
+    """Return each question's value from the store: None where not reached, SKIPPED if skipped.
+
+    The goals are read from the goal rows.
+    """
+    asked = questionnaire_of(preparation)
     stored = answers_by_question(preparation)
     values: dict[str, Any] = {}
-    for question_id in FLOW_IDS:
-        answer = stored.get(question_id)
+    for question in asked.flow:
+        answer = stored.get(question.id)
         if answer is None:
-            values[question_id] = None
+            values[question.id] = None
         elif answer.skipped:
-            values[question_id] = SKIPPED
+            values[question.id] = SKIPPED
+        elif question.kind is Kind.GOALS:
+            values[question.id] = [row.text for row in goal_rows(session, preparation)]
         else:
-            values[question_id] = answer.value
+            values[question.id] = answer.value
     return values
 
 
-def appointment_words(preparation: Preparation) -> str:
-    """Return the appointment time as a patient reads it ("Tuesday 1 December at 10:30")."""
-    local = preparation.appointment.starts_at.astimezone(ZoneInfo(get_settings().timezone))
+def appointment_words(preparation: Preparation, zone: str) -> str:
+    """Return the appointment time in ``zone`` for a patient: "Tuesday 1 December at 10:30"."""
+    local = preparation.appointment.starts_at.astimezone(ZoneInfo(zone))
     return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
 
 
-def introduction(preparation: Preparation) -> str:
+def introduction(preparation: Preparation, zone: str) -> str:
     """Return the first message: who it is from, when the appointment is, what this is for."""
     return messages.INTRODUCTION.format(
         practice=preparation.appointment.practice.name,
-        appointment=appointment_words(preparation),
+        appointment=appointment_words(preparation, zone),
     )

@@ -1,7 +1,10 @@
-"""The preparation questions: the one place each question is defined.
+"""The questionnaires: each question defined once, in a frozen value with an id and a version.
 
-The Rasa domain (form slots, ask actions), the record sections and the
-exports are derived from this list or held to it by tests.
+The preparation (``PREPARE``) is one questionnaire; the review conversation will be
+another. The Rasa domain (form slots, ask actions), the record sections and the
+exports are derived from a questionnaire or held to it by tests. A preparation
+names the questionnaire (id and version) it was asked, so its record is always
+read against the questions that were actually asked.
 """
 
 from __future__ import annotations
@@ -23,9 +26,29 @@ class Kind(str, Enum):
     CONFIRM = "confirm"
 
 
+class QuestionId:
+    """The stable ids of the preparation questions (also the store keys and the Rasa slots)."""
+
+    IDENTITY = "identity"
+    CONSENT_START = "consent_start"
+    WHAT_MATTERS = "what_matters"
+    GOING_WELL = "going_well"
+    NOT_GOING_WELL = "not_going_well"
+    GOOD_DAY = "good_day"
+    GOALS = "goals"
+    TOPICS = "topics"
+    QUESTIONS = "questions"
+    SUPPORT = "support"
+    CONFIDENCE = "confidence"
+    NEEDS = "needs"
+    REVIEW_INTERVAL = "review_interval"
+    READBACK = "readback"
+    CONSENT_SHARE = "consent_share"
+
+
 @dataclass(frozen=True)
 class Question:
-    """One preparation question.
+    """One question.
 
     Attributes:
         id: stable identifier, also the Rasa slot name and the store key.
@@ -36,7 +59,8 @@ class Question:
         options: the choices for choice questions, in the order offered.
         option_words: for a single choice, words that name each option ("a year").
         aliases: words a patient may use to name this question ("change my goals").
-        in_flow: asked in the preparation form (identity is asked by the SMS channel).
+        in_flow: asked in the conversation (identity is asked only by SMS, before it).
+        skippable: whether SKIP may pass it by (not the identity check or consent to start).
 
     """
 
@@ -49,6 +73,56 @@ class Question:
     option_words: tuple[tuple[str, ...], ...] = ()
     aliases: tuple[str, ...] = field(default_factory=tuple)
     in_flow: bool = True
+    skippable: bool = True
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """An ordered list of questions with an id and a version; a new wording is a new version."""
+
+    id: str
+    version: str
+    title: str
+    questions: tuple[Question, ...]
+
+    def question(self, question_id: str) -> Question:
+        """Return the question with this id (KeyError if this questionnaire has none)."""
+        for candidate in self.questions:
+            if candidate.id == question_id:
+                return candidate
+        raise KeyError(question_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every question's id, the identity check included, in order."""
+        return tuple(each.id for each in self.questions)
+
+    @property
+    def flow(self) -> tuple[Question, ...]:
+        """The questions of the conversation, in the order they are asked."""
+        return tuple(each for each in self.questions if each.in_flow)
+
+    @property
+    def flow_ids(self) -> tuple[str, ...]:
+        """The ids of the questions of the conversation, in order."""
+        return tuple(each.id for each in self.flow)
+
+    @property
+    def editable(self) -> tuple[Question, ...]:
+        """The questions the read-back offers to change, numbered in this order."""
+        return tuple(each for each in self.flow if each.kind not in (Kind.YES_NO, Kind.CONFIRM))
+
+    def position(self, question_id: str) -> int:
+        """Return the 1-based position of a question in the conversation."""
+        return self.flow_ids.index(question_id) + 1
+
+    def find_by_alias(self, words: str) -> Question | None:
+        """Return the editable question a patient named ("goals", "my worries"), if any."""
+        wanted = words.strip().lower()
+        for candidate in self.editable:
+            if wanted in candidate.aliases or wanted == candidate.section.lower():
+                return candidate
+        return None
 
 
 TOPICS = (
@@ -90,25 +164,27 @@ def numbered(options: tuple[str, ...]) -> str:
     return "\n".join(f"{number} {option}" for number, option in enumerate(options, start=1))
 
 
-QUESTIONS: tuple[Question, ...] = (
+PREPARATION_QUESTIONS: tuple[Question, ...] = (
     Question(
-        id="identity",
+        id=QuestionId.IDENTITY,
         section="Identity check",
         kind=Kind.DATE,
         text="To keep your answers private, please reply with your date of birth.",
         reason="We check it is you before we ask or show anything personal.",
         in_flow=False,
+        skippable=False,
     ),
     Question(
-        id="consent_start",
+        id=QuestionId.CONSENT_START,
         section="Consent to start",
         kind=Kind.YES_NO,
         text="Are you happy to go ahead?",
         reason="We only go ahead if you are happy to. Your answers help your care team prepare.",
         options=YES_NO,
+        skippable=False,
     ),
     Question(
-        id="what_matters",
+        id=QuestionId.WHAT_MATTERS,
         section="What matters to me",
         kind=Kind.FREE_TEXT,
         text=(
@@ -119,7 +195,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("what matters", "what matters to me", "what matters most", "what matters to you"),
     ),
     Question(
-        id="going_well",
+        id=QuestionId.GOING_WELL,
         section="What is going well",
         kind=Kind.FREE_TEXT,
         text="What is going well for you at the moment? Is there anything you are proud of?",
@@ -127,7 +203,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("going well", "what is going well", "what's going well", "strengths"),
     ),
     Question(
-        id="not_going_well",
+        id=QuestionId.NOT_GOING_WELL,
         section="What is not going well",
         kind=Kind.FREE_TEXT,
         text="What is not going so well, or worries you?",
@@ -141,7 +217,7 @@ QUESTIONS: tuple[Question, ...] = (
         ),
     ),
     Question(
-        id="good_day",
+        id=QuestionId.GOOD_DAY,
         section="A good day for me",
         kind=Kind.FREE_TEXT,
         text="What does a good day look like for you? You can SKIP this one.",
@@ -149,7 +225,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("good day", "a good day"),
     ),
     Question(
-        id="goals",
+        id=QuestionId.GOALS,
         section="My goals",
         kind=Kind.GOALS,
         text=(
@@ -159,7 +235,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("goal", "goals"),
     ),
     Question(
-        id="topics",
+        id=QuestionId.TOPICS,
         section="What I'd like to talk about",
         kind=Kind.MULTI_CHOICE,
         text=(
@@ -171,7 +247,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("topic", "topics"),
     ),
     Question(
-        id="questions",
+        id=QuestionId.QUESTIONS,
         section="My questions",
         kind=Kind.FREE_TEXT,
         text="What questions would you like to ask at your appointment? You can SKIP this one.",
@@ -179,7 +255,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("question", "questions", "my questions"),
     ),
     Question(
-        id="support",
+        id=QuestionId.SUPPORT,
         section="Who supports me",
         kind=Kind.FREE_TEXT,
         text=(
@@ -189,7 +265,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("support", "who helps me", "who supports me", "helpers"),
     ),
     Question(
-        id="confidence",
+        id=QuestionId.CONFIDENCE,
         section="My confidence",
         kind=Kind.SCALE,
         text=(
@@ -200,7 +276,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("confidence", "my confidence", "score"),
     ),
     Question(
-        id="needs",
+        id=QuestionId.NEEDS,
         section="What would help at the appointment",
         kind=Kind.MULTI_CHOICE,
         text=(
@@ -212,7 +288,7 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("needs", "what would help", "what would make it easier"),
     ),
     Question(
-        id="review_interval",
+        id=QuestionId.REVIEW_INTERVAL,
         section="How often I'd like a review",
         kind=Kind.CHOICE,
         text="After your appointment, how often would you like to review your plan?",
@@ -227,14 +303,14 @@ QUESTIONS: tuple[Question, ...] = (
         aliases=("review", "review interval", "how often"),
     ),
     Question(
-        id="readback",
+        id=QuestionId.READBACK,
         section="Checked by me",
         kind=Kind.CONFIRM,
         text="Reply YES if this is right, or the number of a part you want to change.",
         reason="So you can check we have it right before anyone reads it.",
     ),
     Question(
-        id="consent_share",
+        id=QuestionId.CONSENT_SHARE,
         section="Consent to share",
         kind=Kind.YES_NO,
         text="May we share your answers with your care team before your appointment?",
@@ -243,33 +319,30 @@ QUESTIONS: tuple[Question, ...] = (
     ),
 )
 
-QUESTIONS_BY_ID: dict[str, Question] = {question.id: question for question in QUESTIONS}
-
-FLOW: tuple[Question, ...] = tuple(question for question in QUESTIONS if question.in_flow)
-"""The questions of the preparation conversation, in the order they are asked."""
-
-FLOW_IDS: tuple[str, ...] = tuple(question.id for question in FLOW)
-
-EDITABLE: tuple[Question, ...] = tuple(
-    question for question in FLOW if question.kind not in (Kind.YES_NO, Kind.CONFIRM)
+PREPARE = Questionnaire(
+    id="prepare",
+    version="1",
+    title="Getting ready for your care planning appointment",
+    questions=PREPARATION_QUESTIONS,
 )
-"""The questions the read-back offers to change, numbered in this order."""
+"""Today's preparation questions (the store's default questionnaire of a preparation)."""
+
+QUESTIONNAIRES: dict[tuple[str, str], Questionnaire] = {
+    (each.id, each.version): each for each in (PREPARE,)
+}
+"""Every questionnaire a preparation may name, by (id, version); old versions stay here."""
+
+
+def questionnaire(questionnaire_id: str, version: str) -> Questionnaire:
+    """Return the questionnaire with this id and version (KeyError if there is none)."""
+    return QUESTIONNAIRES[(questionnaire_id, version)]
 
 
 def question(question_id: str) -> Question:
-    """Return the question with this id."""
-    return QUESTIONS_BY_ID[question_id]
+    """Return a question of the preparation questionnaire."""
+    return PREPARE.question(question_id)
 
 
 def position(question_id: str) -> int:
-    """Return the 1-based position of a question in the conversation."""
-    return FLOW_IDS.index(question_id) + 1
-
-
-def find_by_alias(words: str) -> Question | None:
-    """Return the editable question a patient named ("goals", "my worries"), if any."""
-    wanted = words.strip().lower()
-    for candidate in EDITABLE:
-        if wanted in candidate.aliases or wanted == candidate.section.lower():
-            return candidate
-    return None
+    """Return the 1-based position of a question in the preparation conversation."""
+    return PREPARE.position(question_id)

@@ -1,4 +1,8 @@
-"""The pre-consultation record: built from the store, rendered as plain text or JSON."""
+"""The pre-consultation record: built from the store, rendered as plain text or JSON.
+
+A record is read against the questionnaire its preparation names (id and version),
+so it always shows the questions that were actually asked.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,32 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careprep.preparation.progress import SKIPPED, answers_by_question
-from careprep.preparation.questionnaire import EDITABLE, FLOW, QUESTIONS_BY_ID, Kind, Question
-from careprep.settings import get_settings
-from careprep.store.models import Answer, Appointment, SafetyFlag
+from careprep.preparation.progress import (
+    SKIPPED,
+    answers_by_question,
+    goal_rows,
+    questionnaire_of,
+)
+from careprep.preparation.questionnaire import (
+    PREPARE,
+    Kind,
+    Question,
+    QuestionId,
+    questionnaire,
+)
+from careprep.store.models import Answer, Appointment, Goal, SafetyFlag
 
 CONFIDENCE_SUPPORT_BELOW = 7
 
 
 @dataclass
 class Section:
-    """One question's part of the record."""
+    """One question's part of the record.
+
+    ``value`` is what was read from the reply (for choices: the options picked, then
+    any words of the patient's own, unchanged); ``patient_words`` is the reply exactly
+    as it was sent. The goals' value is read from the goal rows, each goal as given.
+    """
 
     question_id: str
     heading: str
@@ -28,6 +47,15 @@ class Section:
     value: Any = None
     patient_words: str | None = None
     answered_at: str | None = None
+
+
+@dataclass
+class RecordGoal:
+    """One goal in the patient's words, as its row in the goal table."""
+
+    id: int
+    position: int
+    text: str
 
 
 @dataclass
@@ -44,6 +72,9 @@ class Record:
     consent_to_share: bool | None
     consent_to_share_at: str | None
     sms_opted_out: bool
+    questionnaire_id: str
+    questionnaire_version: str
+    goals: list[RecordGoal] = field(default_factory=list)
     safety_flags: list[dict[str, Any]] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
 
@@ -65,13 +96,15 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def build_record(session: Session, appointment_id: int) -> Record | None:
-    """Return the record of an appointment, or None if there is no such appointment."""
+def build_record(session: Session, appointment_id: int, zone: str) -> Record | None:
+    """Return the record of an appointment, its times in ``zone``; None if there is none."""
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         return None
     preparation = appointment.preparation
+    asked = questionnaire_of(preparation) if preparation else PREPARE
     stored: dict[str, Answer] = answers_by_question(preparation) if preparation else {}
+    goals: list[Goal] = goal_rows(session, preparation) if preparation else []
     flags = (
         session.execute(
             select(SafetyFlag)
@@ -81,7 +114,7 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
         if preparation
         else []
     )
-    local = ZoneInfo(get_settings().timezone)
+    local = ZoneInfo(zone)
     record = Record(
         appointment_id=appointment.id,
         practice=appointment.practice.name,
@@ -93,6 +126,9 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
         consent_to_share=preparation.consent_to_share if preparation else None,
         consent_to_share_at=_iso(preparation.consent_to_share_at) if preparation else None,
         sms_opted_out=appointment.patient.sms_opted_out_at is not None,
+        questionnaire_id=asked.id,
+        questionnaire_version=asked.version,
+        goals=[RecordGoal(goal.id, goal.position, goal.text) for goal in goals],
         safety_flags=[
             {
                 "id": flag.id,
@@ -108,7 +144,7 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
             for flag in flags
         ],
     )
-    for question in FLOW:
+    for question in asked.flow:
         answer = stored.get(question.id)
         if answer is None:
             record.sections.append(Section(question.id, question.section, "not_reached"))
@@ -116,6 +152,16 @@ def build_record(session: Session, appointment_id: int) -> Record | None:
             record.sections.append(
                 Section(
                     question.id, question.section, "skipped", answered_at=_iso(answer.answered_at)
+                )
+            )
+        elif question.kind is Kind.GOALS:
+            record.sections.append(
+                Section(
+                    question.id,
+                    question.section,
+                    "answered",
+                    value=[goal.text for goal in record.goals],
+                    answered_at=_iso(answer.answered_at),
                 )
             )
         else:
@@ -184,18 +230,10 @@ def to_text(record: Record) -> str:
     if record.sms_opted_out:
         lines.append("Text messages: the patient has opted out")
     lines.append("")
+    asked = questionnaire(record.questionnaire_id, record.questionnaire_version)
     for section in record.sections:
-        if section.question_id == "readback":
+        if section.question_id == QuestionId.READBACK:
             continue
         value = {"skipped": SKIPPED, "not_reached": None}.get(section.state, section.value)
-        lines.append(f"{section.heading}: {describe(QUESTIONS_BY_ID[section.question_id], value)}")
+        lines.append(f"{section.heading}: {describe(asked.question(section.question_id), value)}")
     return "\n".join(lines) + "\n"
-
-
-def readback(slots: dict[str, Any]) -> str:
-    """Return the numbered summary read back to the patient before they confirm it."""
-    lines = [
-        f"{number} {question.section}: {describe(question, slots.get(question.id))}"
-        for number, question in enumerate(EDITABLE, start=1)
-    ]
-    return "Here is what you told me:\n" + "\n".join(lines)
