@@ -360,8 +360,11 @@ class Detector:
             if any(words.isdisjoint(present) for words in needs):
                 continue
             for start, end in self.rules.match(doc, rule, cache):
+                # an everyday phrase drops a finding that starts or ends in it, not
+                # one that only passes over it ("gunk off my chest is dark green")
                 if not any(
-                    start < e_end and e_start < end for e_start, e_end in excluded[level.value]
+                    e_start <= start < e_end or e_start < end <= e_end
+                    for e_start, e_end in excluded[level.value]
                 ):
                     found.add((level.value, start, end))
         doc.spans[SPAN_GROUP] = [
