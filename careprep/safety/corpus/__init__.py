@@ -71,6 +71,7 @@ WRITTEN_FILES = {
     "batch3_mental_health.yml": 3,
     "batch3_safeguarding_mixed.yml": 3,
     "batch3_everyday_hard.yml": 3,
+    "batch3_everyday_answers.yml": 3,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
