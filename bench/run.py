@@ -1,24 +1,51 @@
 """Measure careprep: training time, model load time, reply latency and memory.
 
-Run with ``make bench``; the figures go in docs/performance.md. Traffic goes to
-servers on loopback only, and every loop is bounded.
+Run with ``make bench``; the figures go in docs/performance.md. The servers are
+started as ``careprep up`` starts them (``careprep.supervisor.RasaServers``),
+traffic goes to them on loopback only, and every loop is bounded.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.model import rasa_command
-from tests.rasa_stack import ROOT, RasaStack
-from tests.test_conversation import ANSWERS
+from careprep.clinic.appointments import NewAppointment, add_appointment
+from careprep.preparation.progress import find_by_sender
+from careprep.store import session_scope
+from careprep.store.models import PreparationStatus
+from careprep.supervisor import RasaServers
 
+ROOT = Path(__file__).resolve().parents[1]
 PREPARATIONS = 10
+CONVERSATION = (
+    "hi",
+    "yes",
+    "My grandchildren and my garden",
+    "I walk to church every Sunday",
+    "My knees hurt on the stairs",
+    "No pain and a visit from my son",
+    "Walk to the shops without stopping",
+    "Sleep through the night",
+    "no",
+    "2 4 my knees",
+    "Can I take ibuprofen with my tablets?",
+    "My daughter Jo. I'd like her to come with me.",
+    "six",
+    "4",
+    "Every 6 months",
+    "yes",
+    "yes",
+)
+"""What one patient sends: the first message, then a happy-path answer to every question."""
 
 
 def rss_megabytes(pid: int) -> float:
@@ -63,30 +90,65 @@ def time_training(out: Path) -> float:
     return time.monotonic() - started
 
 
+def invite(database_url: str, number: int) -> str:
+    """Book the ``number``-th patient's appointment; return its invite token (the sender id)."""
+    at = datetime.now(timezone.utc) + timedelta(days=10, minutes=15 * number)
+    with session_scope(database_url) as session:
+        appointment, _ = add_appointment(
+            session,
+            NewAppointment(
+                practice="Bench Surgery",
+                patient_name=f"Bench Patient {number}",
+                phone=f"07700 900{100 + number:03d}",
+                dob="1950-02-03",
+                at=at.isoformat(timespec="minutes"),
+            ),
+            "Europe/London",
+        )
+        return str(appointment.preparation.invite_token)
+
+
+def completed(database_url: str, token: str) -> bool:
+    """Whether the preparation of this invite token is complete."""
+    with session_scope(database_url) as session:
+        preparation = find_by_sender(session, token)
+        return preparation is not None and preparation.status == PreparationStatus.COMPLETE
+
+
 def main() -> None:
     """Run every measurement and print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--preparations",
+        type=int,
+        default=PREPARATIONS,
+        help=f"whole preparations to time (default {PREPARATIONS})",
+    )
+    arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
         training_seconds = time_training(workdir / "models")
-        stack = RasaStack(database_url=f"sqlite:///{workdir / 'careprep.db'}", workdir=workdir)
+        database_url = f"sqlite:///{workdir / 'careprep.db'}"
+        servers = RasaServers(database_url, workdir, root=ROOT)
         started = time.monotonic()
-        stack.start()
+        servers.start()
         load_seconds = time.monotonic() - started
         latencies: list[float] = []
         try:
-            for _ in range(PREPARATIONS):
-                token = stack.invite()
-                for text in ["hi", *(answer for _, answer in ANSWERS)]:
+            for number in range(arguments.preparations):
+                token = invite(database_url, number)
+                for text in CONVERSATION:
                     sent = time.monotonic()
-                    stack.say(token, text)
+                    servers.say(token, text)
                     latencies.append((time.monotonic() - sent) * 1000)
-            rasa_pid, actions_pid = (process.pid for process in stack.processes[::-1])
+                if not completed(database_url, token):
+                    raise SystemExit("bench: the conversation no longer completes a preparation")
             memory = {
-                "rasa_server_mb": round(rss_megabytes(rasa_pid)),
-                "action_server_mb": round(rss_megabytes(actions_pid)),
+                "rasa_server_mb": round(rss_megabytes(servers.pid("rasa"))),
+                "action_server_mb": round(rss_megabytes(servers.pid("actions"))),
             }
         finally:
-            stack.stop()
+            servers.stop()
     latencies.sort()
     figures = {
         "training_seconds": round(training_seconds, 1),

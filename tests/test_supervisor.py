@@ -11,26 +11,29 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from bot.model import train_if_needed
-from tests.rasa_stack import ROOT, free_port
+from careprep.supervisor import Ports
 
 pytestmark = pytest.mark.rasa
+ROOT = Path(__file__).resolve().parents[1]
 CAREPREP = str(Path(sys.executable).with_name("careprep"))
 
 
-def up(tmp_path: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+def up(tmp_path: Path, ports: Ports) -> subprocess.Popen[str]:
     train_if_needed(ROOT)
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'careprep.db'}",
         "CAREPREP_VAR_DIR": str(tmp_path / "var"),
-        "CAREPREP_RASA_PORT": str(ports["rasa"]),
-        "CAREPREP_ACTIONS_PORT": str(ports["actions"]),
-        "CAREPREP_WEB_PORT": str(ports["web"]),
+        "CAREPREP_RASA_PORT": str(ports.rasa),
+        "CAREPREP_ACTIONS_PORT": str(ports.actions),
+        "CAREPREP_WEB_PORT": str(ports.web),
     }
     return subprocess.Popen(
         [CAREPREP, "up"],
@@ -48,6 +51,36 @@ def answers(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def serving(port: int) -> list[int]:
+    """Return the ids of the running processes that were started to listen on ``port``."""
+    wanted = ["--port", str(port)]
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            command = (process / "cmdline").read_text().split("\0")
+        except OSError:
+            continue
+        if any(command[at : at + 2] == wanted for at in range(len(command))):
+            found.append(int(process.name))
+    return found
+
+
+def eventually(condition: Callable[[], object], seconds: float) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` have passed; return whether it held."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def left_running(port: int) -> list[int]:
+    """Wait (up to 30 s) for the processes started for ``port`` to end; return any left."""
+    eventually(lambda: not serving(port), 30)
+    return serving(port)
 
 
 def wait_for_line(process: subprocess.Popen[str], wanted: str, seconds: float) -> list[str]:
@@ -69,39 +102,41 @@ def wait_for_line(process: subprocess.Popen[str], wanted: str, seconds: float) -
 
 
 def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    ports = {"rasa": free_port(), "actions": free_port(), "web": free_port()}
+    ports = Ports.free()
     process = up(tmp_path, ports)
     try:
         seen = wait_for_line(process, "careprep is ready.", 240)
-        assert any(f"http://localhost:{ports['web']}/" in line for line in seen)
+        assert any(f"http://localhost:{ports.web}/" in line for line in seen)
         request = urllib.request.Request(
-            f"http://localhost:{ports['rasa']}/webhooks/rest/webhook",
+            f"http://localhost:{ports.rasa}/webhooks/rest/webhook",
             data=json.dumps({"sender": "nobody", "message": "hello"}).encode(),
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             reply = json.loads(response.read())
         assert "can't find an invitation" in reply[0]["text"]
-        assert answers(f"http://localhost:{ports['web']}/health")
+        assert answers(f"http://localhost:{ports.web}/health")
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
-    for port in ports.values():
+    for port in (ports.rasa, ports.actions, ports.web):
+        assert left_running(port) == []
         assert not answers(f"http://localhost:{port}/")
 
 
 def test_when_one_process_dies_up_names_it_and_stops_the_rest(tmp_path: Path) -> None:
-    ports = {"rasa": free_port(), "actions": free_port(), "web": free_port()}
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", ports["web"]))
+    ports = Ports.free()
+    with socket.socket() as taken, ThreadPoolExecutor(1) as waiting:
+        taken.bind(("127.0.0.1", ports.web))
         taken.listen()
         process = up(tmp_path, ports)
         try:
-            _, stderr = process.communicate(timeout=180)
+            finished = waiting.submit(process.communicate, timeout=180)
+            started = eventually(lambda: serving(ports.rasa) and serving(ports.actions), 120)
+            _, stderr = finished.result()
         finally:
             process.kill()
+    assert started, "the Rasa server and the action server were never started"
     assert process.returncode == 1
     assert "careprep: the web process stopped" in stderr
     assert "address already in use" in stderr.lower()
-    time.sleep(1)
-    assert not answers(f"http://localhost:{ports['rasa']}/")
-    assert not answers(f"http://localhost:{ports['actions']}/health")
+    assert left_running(ports.rasa) == [] and left_running(ports.actions) == []
