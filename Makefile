@@ -27,7 +27,7 @@ help:
 	@echo "make test      set up, then lint, validate, pytest and Rasa test stories"
 	@echo "make train     train the Rasa model if models/ has none for the current data"
 	@echo "make validate  rasa data validate (warnings fail)"
-	@echo "make lint      ruff and mypy"
+	@echo "make lint      ruff, mypy and the import-linter contracts"
 	@echo "make safety-report  safety netting recall and false alarms on the held-out half"
 	@echo "make bench     measure training, model load, reply latency and memory"
 
