@@ -17,7 +17,10 @@ from careprep.clinic.appointments import (
     describe_appointment,
     import_appointments,
 )
-from careprep.record import build_record, to_json, to_text
+from careprep.clinic.audit import command_line_actor, record_access
+from careprep.record import build_record, for_practice
+from careprep.record.exports import FORMATS, export
+from careprep.runtime import without_tensorflow
 from careprep.safety.flags import handle_flag, open_flags
 from careprep.settings import Settings, get_settings
 from careprep.store import session_scope
@@ -86,10 +89,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         record = build_record(session, args.appointment_id, settings.timezone)
         if record is None:
             raise CliError(f"there is no appointment {args.appointment_id}")
-        if args.format == "json":
-            print(json.dumps(to_json(record), indent=2, ensure_ascii=False))
-        else:
-            print(to_text(record), end="")
+        shown = for_practice(record)
+        sys.stdout.write(export(shown, args.format))
+        record_access(
+            session, command_line_actor(), f"exported:{args.format}", record.appointment_id
+        )
     return 0
 
 
@@ -177,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="print a pre-consultation record")
     export.add_argument("appointment_id", type=int)
-    export.add_argument("--format", choices=("text", "json"), default="text")
+    export.add_argument("--format", choices=FORMATS, default="text")
     export.set_defaults(run=cmd_export)
 
     flags = commands.add_parser("flags", help="open safety and identity flags, newest first")
@@ -198,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a careprep command; a bad input ends with a one-line reason and status 2."""
+    without_tensorflow()
     args = build_parser().parse_args(argv)
     settings = get_settings()
     try:

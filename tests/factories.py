@@ -73,3 +73,52 @@ def book(
         "Europe/London",
     )
     return appointment
+
+
+PREPARED_ANSWERS: dict[str, Any] = {
+    "consent_start": "yes",
+    "what_matters": "My grandchildren and my garden",
+    "going_well": "I walk to church every Sunday",
+    "not_going_well": "My knees hurt on the stairs and I feel lonely since Bill died",
+    "good_day": "No pain and a visit from my son",
+    "goals": ["Walk to the shops without stopping", "Sleep through the night"],
+    "topics": "2 4 my knees",
+    "questions": "Can I take ibuprofen with my tablets?",
+    "support": "My daughter Jo. I'd like her to come with me.",
+    "confidence": "4",
+    "needs": "4",
+    "review_interval": "Every 6 months",
+    "readback": "yes",
+    "consent_share": "yes",
+}
+"""A whole preparation as a patient might give it: each question's reply as sent."""
+
+
+def prepare(
+    session: Session,
+    appointment: Appointment,
+    answers: dict[str, Any] | None = None,
+    channel: str = "sms",
+    complete: bool = True,
+) -> None:
+    """Record replies through the core, as the conversation does; goals are a list of texts.
+
+    ``answers`` are merged over ``PREPARED_ANSWERS``; a value of None leaves a question
+    unanswered (not reached).
+    """
+    from careprep.preparation.answers import read_answer
+    from careprep.preparation.progress import questionnaire_of, record_answer, record_complete
+
+    preparation = appointment.preparation
+    asked = questionnaire_of(preparation)
+    for question_id, reply in {**PREPARED_ANSWERS, **(answers or {})}.items():
+        if reply is None:
+            continue
+        if isinstance(reply, list):
+            record_answer(session, preparation, question_id, reply, reply[-1], channel)
+            continue
+        value = read_answer(asked.question(question_id), reply)
+        record_answer(session, preparation, question_id, value, reply, channel)
+    if complete:
+        record_complete(preparation)
+    session.flush()

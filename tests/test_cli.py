@@ -248,9 +248,9 @@ def test_flags_newest_first_by_practice_and_handled_once(database_url: str, tmp_
     assert [json.loads(line)["flag_id"] for line in remaining.stdout.splitlines()] == [first]
 
     export = careprep(database_url, tmp_path, "export", str(rows[0]["appointment_id"]))
-    assert export.stdout.index("SAFETY FLAGS") < export.stdout.index("What matters to me")
+    assert export.stdout.index("SAFETY FLAGS") < export.stdout.index("SUMMARY")
     assert "emergency: I can't breathe" in export.stdout
-    assert "(handled by dr.lee@example.org)" in export.stdout
+    assert "(handled by dr.lee@example.org, " in export.stdout
     assert "urgent: I fell over" in export.stdout and "(OPEN)" in export.stdout
 
 

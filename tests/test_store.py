@@ -2,6 +2,8 @@
 
 import re
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from careprep.preparation.progress import (
@@ -13,8 +15,8 @@ from careprep.preparation.progress import (
     record_skip,
 )
 from careprep.record import build_record, to_json, to_text
-from careprep.store import session_scope
-from careprep.store.models import Answer, Goal, PreparationStatus
+from careprep.store import engine_for, session_scope
+from careprep.store.models import Answer, Base, Goal, PreparationStatus
 from tests.factories import book
 
 
@@ -105,3 +107,10 @@ def test_consent_to_share_is_recorded_with_its_time(database_url: str) -> None:
         assert record_complete(preparation) is False
         count = session.execute(select(func.count()).select_from(Answer)).scalar()
         assert count == 1
+
+
+def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
+    with engine_for(database_url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []

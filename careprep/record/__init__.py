@@ -1,12 +1,15 @@
 """The pre-consultation record: built from the store, rendered as plain text or JSON.
 
 A record is read against the questionnaire its preparation names (id and version),
-so it always shows the questions that were actually asked.
+so it always shows the questions that were actually asked. Its top is a summary of
+at most three lines for a practitioner with a minute; each answer is tagged with the
+themes a practitioner acts on; and it says what changed since the patient's previous
+record. ``for_practice`` withholds the answers a patient has not agreed to share.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,9 +30,17 @@ from careprep.preparation.questionnaire import (
     QuestionId,
     questionnaire,
 )
-from careprep.store.models import Answer, Appointment, Goal, SafetyFlag
+from careprep.record import themes as theme_rules
+from careprep.store.models import Answer, Appointment, Goal, Preparation, SafetyFlag
 
 CONFIDENCE_SUPPORT_BELOW = 7
+"""A confidence below this may need more support (conversation.md, section 3)."""
+
+SUMMARY_WORDS_CHARS = 90
+"""The longest quotation of the patient's words in the summary lines."""
+
+STORED_CHANNELS = {"sms": "SMS", "web": "web chat"}
+"""How each channel an answer came by is named to a reader."""
 
 
 @dataclass
@@ -47,6 +58,7 @@ class Section:
     value: Any = None
     patient_words: str | None = None
     answered_at: str | None = None
+    themes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -59,10 +71,31 @@ class RecordGoal:
 
 
 @dataclass
+class Change:
+    """How one section differs from the patient's previous record."""
+
+    question_id: str
+    heading: str
+    state: str  # new / changed / same / not_answered (answered before, not this time)
+
+
+@dataclass
+class Changes:
+    """What changed since the patient's previous record, section by section."""
+
+    previous_appointment_id: int
+    previous_appointment_at: str
+    sections: list[Change] = field(default_factory=list)
+    confidence_then: int | None = None
+    confidence_now: int | None = None
+
+
+@dataclass
 class Record:
     """The whole pre-consultation record of one appointment."""
 
     appointment_id: int
+    patient_id: int
     practice: str
     patient_name: str
     date_of_birth: str
@@ -77,6 +110,43 @@ class Record:
     goals: list[RecordGoal] = field(default_factory=list)
     safety_flags: list[dict[str, Any]] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    read_at: str | None = None
+    read_by: str | None = None
+    summary: list[str] = field(default_factory=list)
+    themes: list[dict[str, Any]] = field(default_factory=list)
+    offers: list[str] = field(default_factory=list)
+    themes_version: str | None = None
+    changes: Changes | None = None
+    withheld: bool = False
+
+    @property
+    def shared(self) -> bool:
+        """Whether the patient agreed to share their answers with the care team."""
+        return self.consent_to_share is True
+
+    @property
+    def open_flags(self) -> list[dict[str, Any]]:
+        """The safety flags nobody has handled yet."""
+        return [flag for flag in self.safety_flags if not flag["handled_at"]]
+
+    @property
+    def confidence(self) -> int | None:
+        """The patient's confidence, 0 to 10, if they gave it."""
+        value = self.section(QuestionId.CONFIDENCE).value
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def confidence_reading(self) -> str | None:
+        """The plain reading of the confidence score."""
+        return confidence_reading(self.confidence)
+
+    def section(self, question_id: str) -> Section:
+        """Return the section of one question (KeyError if the questionnaire has none)."""
+        for each in self.sections:
+            if each.question_id == question_id:
+                return each
+        raise KeyError(question_id)
 
     @property
     def completeness(self) -> dict[str, int]:
@@ -92,12 +162,189 @@ def _readable(iso: str) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y at %H:%M}"
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def _iso(moment: datetime | None, zone: ZoneInfo | None = None) -> str | None:
+    if moment is None:
+        return None
+    return (moment.astimezone(zone) if zone else moment).isoformat(timespec="seconds")
 
 
-def build_record(session: Session, appointment_id: int, zone: str) -> Record | None:
-    """Return the record of an appointment, its times in ``zone``; None if there is none."""
+def confidence_reading(score: int | None) -> str | None:
+    """Return the plain reading of a confidence score: below 7 may need more support."""
+    if score is None:
+        return None
+    return "may need more support" if score < CONFIDENCE_SUPPORT_BELOW else "feels confident"
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return the patient's words cut at a word boundary to at most ``limit`` characters.
+
+    Never reworded: a cut is only ever a prefix of whole words followed by an ellipsis.
+    """
+    words = " ".join(text.split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit - 1].rsplit(" ", 1)[0] if " " in words[: limit - 1] else ""
+    return (cut.rstrip(",;:-") or words[: limit - 1]) + "\u2026"
+
+
+def _flows_text(section: Section) -> list[str]:
+    """Return the texts of an answer that themes are read from (goals one by one)."""
+    if section.state != "answered":
+        return []
+    if isinstance(section.value, list):
+        return [str(item) for item in section.value]
+    if section.patient_words:
+        return [section.patient_words]
+    return []
+
+
+def _add_words(words: list[str], more: tuple[str, ...]) -> None:
+    """Add the words not yet there, whatever their case ("Walk" after "walk" adds nothing)."""
+    for word in more:
+        if word.lower() not in (seen.lower() for seen in words):
+            words.append(word)
+
+
+def _tag_themes(record: Record) -> None:
+    """Tag each answer with its themes; gather them, and their offers, for the record."""
+    gathered: dict[str, dict[str, Any]] = {}
+    for section in record.sections:
+        for text in _flows_text(section):
+            for tag in theme_rules.tag(text):
+                found = {
+                    "theme": tag.theme.id,
+                    "label": tag.theme.label,
+                    "words": list(tag.words),
+                    "offer": tag.theme.offer,
+                }
+                mine = next((t for t in section.themes if t["theme"] == tag.theme.id), None)
+                if mine is None:
+                    section.themes.append(found)
+                else:
+                    _add_words(mine["words"], tag.words)
+                whole = gathered.setdefault(
+                    tag.theme.id, {**found, "words": [], "question_ids": []}
+                )
+                _add_words(whole["words"], tag.words)
+                if section.question_id not in whole["question_ids"]:
+                    whole["question_ids"].append(section.question_id)
+    record.themes = list(gathered.values())
+    record.themes_version = theme_rules.version()
+    offers = [theme["offer"] for theme in record.themes]
+    confidence = theme_rules.confidence_offer(record.confidence)
+    if confidence:
+        offers.insert(0, confidence)
+    record.offers = list(dict.fromkeys(offers))
+
+
+def _flag_words(record: Record) -> str | None:
+    flags = record.open_flags
+    if not flags:
+        return None
+    levels = ", ".join(dict.fromkeys(flag["level"].replace("_", " ") for flag in flags))
+    return f"{len(flags)} open safety flag{'s' if len(flags) > 1 else ''}: {levels}"
+
+
+def _summary(record: Record) -> list[str]:
+    """Return at most three lines: what matters most, the main worry, confidence and flags."""
+    lines = []
+    for question_id, label in (
+        (QuestionId.WHAT_MATTERS, "Matters most"),
+        (QuestionId.NOT_GOING_WELL, "Main worry"),
+    ):
+        section = record.section(question_id)
+        if section.state == "answered" and section.patient_words:
+            words = shorten(section.patient_words, SUMMARY_WORDS_CHARS)
+            lines.append(f"{label}: \u201c{words}\u201d")
+    last = []
+    if record.confidence is not None:
+        last.append(f"Confidence {record.confidence}/10 ({record.confidence_reading})")
+    flags = _flag_words(record)
+    if flags:
+        last.append(flags)
+    if not lines and not last:
+        last.append(_status_words(record))
+    if last:
+        lines.append(". ".join(last))
+    return lines
+
+
+def _status_words(record: Record) -> str:
+    if record.preparation_status == "not_started":
+        return "Not started yet"
+    counts = record.completeness
+    return (
+        f"Preparation {record.preparation_status.replace('_', ' ')}: "
+        f"{counts['answered']} answered, {counts['skipped']} skipped"
+    )
+
+
+def _comparable(section: Section) -> Any:
+    if section.state != "answered":
+        return None
+    if isinstance(section.value, str):
+        return " ".join(section.value.split()).casefold()
+    return section.value
+
+
+def _previous_preparation(session: Session, appointment: Appointment) -> Preparation | None:
+    """Return the patient's latest earlier preparation that has any answer."""
+    return (
+        session.execute(
+            select(Preparation)
+            .join(Appointment, Preparation.appointment_id == Appointment.id)
+            .where(
+                Appointment.patient_id == appointment.patient_id,
+                Appointment.starts_at < appointment.starts_at,
+                Preparation.answers.any(),
+            )
+            .order_by(Appointment.starts_at.desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def _changes(session: Session, appointment: Appointment, record: Record, zone: str) -> None:
+    """Compare each section with the patient's previous record, where there is one."""
+    previous = _previous_preparation(session, appointment)
+    if previous is None:
+        return
+    before = build_record(session, previous.appointment_id, zone, compare=False)
+    if before is None:
+        return
+    then = {section.question_id: section for section in before.sections}
+    changes = Changes(
+        previous_appointment_id=before.appointment_id,
+        previous_appointment_at=before.appointment_at,
+        confidence_then=before.confidence,
+        confidence_now=record.confidence,
+    )
+    for section in record.sections:
+        if section.question_id == QuestionId.READBACK:
+            continue
+        old = then.get(section.question_id)
+        was, now = (_comparable(old) if old else None), _comparable(section)
+        if now is None and was is None:
+            continue
+        if was is None:
+            state = "new"
+        elif now is None:
+            state = "not_answered"
+        else:
+            state = "same" if was == now else "changed"
+        changes.sections.append(Change(section.question_id, section.heading, state))
+    record.changes = changes
+
+
+def build_record(
+    session: Session, appointment_id: int, zone: str, compare: bool = True
+) -> Record | None:
+    """Return the record of an appointment, its times in ``zone``; None if there is none.
+
+    With ``compare``, the record says what changed since the patient's previous one.
+    """
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         return None
@@ -117,6 +364,7 @@ def build_record(session: Session, appointment_id: int, zone: str) -> Record | N
     local = ZoneInfo(zone)
     record = Record(
         appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
         practice=appointment.practice.name,
         patient_name=appointment.patient.name,
         date_of_birth=appointment.patient.date_of_birth.isoformat(),
@@ -124,18 +372,21 @@ def build_record(session: Session, appointment_id: int, zone: str) -> Record | N
         practitioner=appointment.practitioner.email if appointment.practitioner else None,
         preparation_status=preparation.status if preparation else "not_started",
         consent_to_share=preparation.consent_to_share if preparation else None,
-        consent_to_share_at=_iso(preparation.consent_to_share_at) if preparation else None,
+        consent_to_share_at=_iso(preparation.consent_to_share_at, local) if preparation else None,
         sms_opted_out=appointment.patient.sms_opted_out_at is not None,
         questionnaire_id=asked.id,
         questionnaire_version=asked.version,
         goals=[RecordGoal(goal.id, goal.position, goal.text) for goal in goals],
+        channels=sorted({answer.channel for answer in stored.values() if answer.channel}),
+        read_at=_iso(appointment.record_read_at, local),
+        read_by=appointment.record_read_by,
         safety_flags=[
             {
                 "id": flag.id,
                 "level": flag.level,
                 "message": flag.message,
-                "raised_at": _iso(flag.raised_at),
-                "handled_at": _iso(flag.handled_at),
+                "raised_at": _iso(flag.raised_at, local),
+                "handled_at": _iso(flag.handled_at, local),
                 "handled_by": flag.handled_by,
                 "detected_by": flag.detected_by,
                 "pattern_version": flag.pattern_version,
@@ -151,7 +402,10 @@ def build_record(session: Session, appointment_id: int, zone: str) -> Record | N
         elif answer.skipped:
             record.sections.append(
                 Section(
-                    question.id, question.section, "skipped", answered_at=_iso(answer.answered_at)
+                    question.id,
+                    question.section,
+                    "skipped",
+                    answered_at=_iso(answer.answered_at, local),
                 )
             )
         elif question.kind is Kind.GOALS:
@@ -161,7 +415,7 @@ def build_record(session: Session, appointment_id: int, zone: str) -> Record | N
                     question.section,
                     "answered",
                     value=[goal.text for goal in record.goals],
-                    answered_at=_iso(answer.answered_at),
+                    answered_at=_iso(answer.answered_at, local),
                 )
             )
         else:
@@ -172,10 +426,34 @@ def build_record(session: Session, appointment_id: int, zone: str) -> Record | N
                     "answered",
                     value=answer.value,
                     patient_words=answer.raw_text,
-                    answered_at=_iso(answer.answered_at),
+                    answered_at=_iso(answer.answered_at, local),
                 )
             )
+    _tag_themes(record)
+    record.summary = _summary(record)
+    if compare:
+        _changes(session, appointment, record, zone)
     return record
+
+
+def for_practice(record: Record) -> Record:
+    """Return the record as the practice may see it.
+
+    Answers are shown only when the patient agreed to share them. Otherwise the
+    practice sees the status, the completeness and every safety flag (a duty of
+    care), never the answers, the goals, the themes or what changed.
+    """
+    if record.shared:
+        return record
+    hidden = [
+        replace(section, value=None, patient_words=None, themes=[]) for section in record.sections
+    ]
+    shown = replace(
+        record, sections=hidden, goals=[], themes=[], offers=[], changes=None, withheld=True
+    )
+    flags = _flag_words(record)
+    shown.summary = [_status_words(shown)] + ([flags] if flags else [])
+    return shown
 
 
 def describe(question: Question, value: Any) -> str:
@@ -200,11 +478,99 @@ def to_json(record: Record) -> dict[str, Any]:
     """Return the record as a JSON-ready dict."""
     data = asdict(record)
     data["completeness"] = record.completeness
+    data["shared"] = record.shared
+    data["confidence"] = record.confidence
+    data["confidence_reading"] = record.confidence_reading
     return data
 
 
+CHANGE_WORDS = {
+    "new": "new",
+    "changed": "changed",
+    "same": "the same",
+    "not_answered": "not answered this time",
+}
+
+
+@dataclass(frozen=True)
+class ShownSection:
+    """A section as a reader sees it: its heading, its state and its answer in words.
+
+    ``items`` is set for answers read as a list in the patient's order (goals, topics).
+    """
+
+    question_id: str
+    heading: str
+    state: str
+    text: str
+    items: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+
+
+def shown_sections(record: Record) -> list[ShownSection]:
+    """Return the sections in plain words, in the order asked (the read-back left out)."""
+    asked = questionnaire(record.questionnaire_id, record.questionnaire_version)
+    shown = []
+    for section in record.sections:
+        if section.question_id == QuestionId.READBACK:
+            continue
+        value = {"skipped": SKIPPED, "not_reached": None}.get(section.state, section.value)
+        question = asked.question(section.question_id)
+        listed = isinstance(section.value, list) and question.kind in (
+            Kind.GOALS,
+            Kind.MULTI_CHOICE,
+        )
+        shown.append(
+            ShownSection(
+                section.question_id,
+                section.heading,
+                section.state,
+                describe(question, value),
+                tuple(str(item) for item in section.value) if listed else (),
+                tuple(theme["label"] for theme in section.themes),
+            )
+        )
+    return shown
+
+
+def _section_lines(record: Record) -> list[str]:
+    lines = []
+    for section in shown_sections(record):
+        if section.question_id == QuestionId.GOALS and section.items:
+            lines.append(f"{section.heading}:")
+            lines += [f"  {number}. {goal}" for number, goal in enumerate(section.items, 1)]
+        else:
+            lines.append(f"{section.heading}: {section.text}")
+    return lines
+
+
+def _theme_lines(record: Record) -> list[str]:
+    if not record.themes and not record.offers:
+        return []
+    lines = ["", f"THEMES (from the patient's words; theme rules {record.themes_version})"]
+    for theme in record.themes:
+        words = ", ".join(f'"{word}"' for word in theme["words"])
+        lines.append(f"- {theme['label']}: {words}")
+    if record.offers:
+        lines += ["", "OFFERS TO CONSIDER"] + [f"- {offer}" for offer in record.offers]
+    return lines
+
+
+def _change_lines(record: Record) -> list[str]:
+    changes = record.changes
+    if changes is None:
+        return []
+    lines = ["", f"WHAT CHANGED since the record of {_readable(changes.previous_appointment_at)}"]
+    lines += [f"{change.heading}: {CHANGE_WORDS[change.state]}" for change in changes.sections]
+    if changes.confidence_then is not None or changes.confidence_now is not None:
+        then = "-" if changes.confidence_then is None else changes.confidence_then
+        now = "-" if changes.confidence_now is None else changes.confidence_now
+        lines.append(f"Confidence: {then} then, {now} now (out of 10)")
+    return lines
+
+
 def to_text(record: Record) -> str:
-    """Return the record as plain text for a practitioner."""
+    """Return the record as plain text for a practitioner: flags, summary, then sections."""
     lines = [
         f"Pre-consultation record - {record.patient_name} (born {record.date_of_birth})",
         f"Appointment: {_readable(record.appointment_at)} at {record.practice}",
@@ -215,14 +581,23 @@ def to_text(record: Record) -> str:
     if record.safety_flags:
         lines.append("SAFETY FLAGS")
         for flag in record.safety_flags:
-            handled = f" (handled by {flag['handled_by']})" if flag["handled_at"] else " (OPEN)"
-            lines.append(f"! {flag['level']}: {flag['message']} - {flag['raised_at']}{handled}")
+            handled = (
+                f" (handled by {flag['handled_by']}, {_readable(flag['handled_at'])})"
+                if flag["handled_at"]
+                else " (OPEN)"
+            )
+            lines.append(
+                f"! {flag['level']}: {flag['message']} - {_readable(flag['raised_at'])}{handled}"
+            )
         lines.append("")
+    lines += ["SUMMARY"] + record.summary + [""]
     consent = {True: "Yes", False: "No", None: "Not asked yet"}[record.consent_to_share]
     when = f" ({record.consent_to_share_at})" if record.consent_to_share_at else ""
     counts = record.completeness
+    by = " and ".join(STORED_CHANNELS.get(channel, channel) for channel in record.channels)
     lines += [
-        f"Preparation: {record.preparation_status.replace('_', ' ')}",
+        f"Preparation: {record.preparation_status.replace('_', ' ')}"
+        + (f" (answered by {by})" if by else ""),
         f"Consent to share with the care team: {consent}{when}",
         f"Completeness: {counts['answered']} answered, {counts['skipped']} skipped, "
         f"{counts['not_reached']} not reached",
@@ -230,10 +605,11 @@ def to_text(record: Record) -> str:
     if record.sms_opted_out:
         lines.append("Text messages: the patient has opted out")
     lines.append("")
-    asked = questionnaire(record.questionnaire_id, record.questionnaire_version)
-    for section in record.sections:
-        if section.question_id == QuestionId.READBACK:
-            continue
-        value = {"skipped": SKIPPED, "not_reached": None}.get(section.state, section.value)
-        lines.append(f"{section.heading}: {describe(asked.question(section.question_id), value)}")
+    if record.withheld:
+        lines.append(
+            "The patient has not agreed to share their answers with the care team, "
+            "so they are not shown."
+        )
+    else:
+        lines += _section_lines(record) + _theme_lines(record) + _change_lines(record)
     return "\n".join(lines) + "\n"

@@ -46,6 +46,7 @@ def floor() -> Limits:
         float(loaded["false_alarm_rate"]),
     )
 
+
 Detect = Callable[[str], Iterable[Level]]
 
 
@@ -170,9 +171,7 @@ def _listing(report: Report, level: str | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Print the figures; exit 1 if a half that was measured fails its floor."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--half", choices=["development", "heldout", "both"], default="development"
-    )
+    parser.add_argument("--half", choices=["development", "heldout", "both"], default="development")
     parser.add_argument("--net", choices=sorted(NETS), default="both", help="which nets to run")
     parser.add_argument("--misses", action="store_true", help="list misses and false alarms")
     parser.add_argument("--level", help="list only this level's misses and alarms")

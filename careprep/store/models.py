@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.sql.expression import true
 from sqlalchemy.types import DateTime, TypeDecorator
 
 metadata = MetaData(
@@ -89,6 +90,12 @@ class Practitioner(Base):
     email = Column(String(320), nullable=False, unique=True)
     password_hash = Column(String(200), nullable=False)
     role = Column(String(30), nullable=False, default="clinician")
+    failed_logins = Column(Integer, nullable=False, default=0, server_default="0")
+    """Failed log-ins in a row; the fifth locks the account until ``locked_until``."""
+    locked_until = Column(UTCDateTime)
+    signed_out_at = Column(UTCDateTime)
+    last_login_at = Column(UTCDateTime)
+    active = Column(Boolean, nullable=False, default=True, server_default=true())
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     practice = relationship(Practice)
@@ -120,6 +127,8 @@ class Appointment(Base):
     practitioner_id = Column(ForeignKey("practitioner.id"))
     starts_at = Column(UTCDateTime, nullable=False, index=True)
     status = Column(String(20), nullable=False, default="booked")
+    record_read_at = Column(UTCDateTime)
+    record_read_by = Column(String(320))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     practice = relationship(Practice)
@@ -164,6 +173,8 @@ class Answer(Base):
     value = Column(JSON)
     raw_text = Column(Text)
     skipped = Column(Boolean, nullable=False, default=False)
+    channel = Column(String(10))
+    """Where the answer was given: "sms" or "web" (None before the portal's migration)."""
     answered_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     preparation = relationship(Preparation, back_populates="answers")
@@ -237,6 +248,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_event"
     id = Column(Integer, primary_key=True)
+    practice_id = Column(ForeignKey("practice.id"), index=True)
     actor = Column(String(320), nullable=False)
     action = Column(String(40), nullable=False)
     appointment_id = Column(ForeignKey("appointment.id"), index=True)

@@ -95,7 +95,6 @@ def written_examples() -> tuple[Example, ...]:
     return tuple(examples)
 
 
-
 @lru_cache(maxsize=1)
 def legacy_examples() -> tuple[Example, ...]:
     """Return the version 1 phrase list, which the old patterns were written from."""

@@ -28,9 +28,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("inbound_sms", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lease_until", sa.DateTime()))
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), nullable=False, server_default="1")
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
