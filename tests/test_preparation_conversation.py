@@ -24,6 +24,7 @@ from careprep.preparation.conversation import (
     next_question,
     pause,
     reply,
+    send_summary,
     skip,
     start,
 )
@@ -109,6 +110,10 @@ class Patient:
 
     def help(self) -> list[str]:
         turn = help_with_commands(self.conversation)
+        return [message.text for message in self._then_ask(turn)]
+
+    def summary(self) -> list[str]:
+        turn = self._run(lambda session, row: send_summary(session, row, self.conversation, ZONE))
         return [message.text for message in self._then_ask(turn)]
 
     def pause(self) -> list[str]:
@@ -345,7 +350,7 @@ def test_the_readback_shows_every_part_and_changes_the_one_named(
         record = build_record(session, appointment_id, ZONE)
         assert record is not None
         assert [goal.text for goal in record.goals] == ["Swim again"]
-        assert "My goals: Swim again\n" in to_text(record)
+        assert "My goals:\n  1. Swim again\n" in to_text(record)
     said = patient.send("maybe")
     assert said[0] == (
         "Sorry, please reply YES, or a number from 1 to 11 for the part you want to change."
@@ -478,3 +483,23 @@ def test_a_preparation_names_the_questionnaire_it_started_on(
         record = build_record(session, appointment_id, ZONE)
         assert record is not None
         assert (record.questionnaire_id, record.questionnaire_version) == ("prepare", "2")
+
+
+def test_summary_sends_the_patients_own_copy_then_asks_the_question_again(
+    patient: Patient,
+) -> None:
+    patient.start()
+    patient.answer_until(QuestionId.GOOD_DAY)
+    copy, again = patient.summary()
+    assert copy.startswith("Your answers for Hill Surgery, ")
+    assert f"What matters: {dict(HAPPY_PATH)[QuestionId.WHAT_MATTERS]}" in copy
+    assert again.startswith(progress(QuestionId.GOOD_DAY))
+
+
+def test_summary_by_sms_waits_for_the_date_of_birth(database_url: str, token: str) -> None:
+    patient = Patient(database_url, token, Channel.SMS)
+    patient.start()
+    said = patient.summary()
+    assert said[0] == messages.SUMMARY_AFTER_IDENTITY
+    assert "Your answers" not in " ".join(said)
+    assert said[-1].endswith(PREPARE.question(QuestionId.IDENTITY).text)

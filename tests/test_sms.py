@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from careprep.messaging.gsm7 import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
 from careprep.preparation import messages
 from careprep.store import session_scope
-from integrations.sms.text import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
 from tests.factories import book, unused_phone
 from tests.fake_twilio import FakeTwilio
 from tests.rasa_stack import RasaStack, new_message_sid, sign
@@ -78,6 +78,25 @@ def test_a_whole_preparation_by_sms(rasa: RasaStack) -> None:
     assert values["review_interval"] == "Every 6 months"
     assert values["topics"] == ["Pain", "Sleep", "my knees"]
     assert values["what_matters"] == "My grandchildren and my garden"
+
+
+def test_summary_sends_the_patients_copy_in_at_most_three_parts(rasa: RasaStack) -> None:
+    phone, _ = booked(rasa)
+    before = rasa.sms(phone, "Hi")
+    assert before.last.endswith("please reply with your date of birth.")
+    reply = rasa.sms(phone, "SUMMARY")
+    assert reply.texts[0] == messages.SUMMARY_AFTER_IDENTITY
+    assert "Your answers" not in reply.body
+    rasa.sms(phone, "03/02/1950")
+    for _, text in ANSWERS[:5]:
+        rasa.sms(phone, text)
+    reply = rasa.sms(phone, "Summary")
+    sms_native(reply.texts)
+    copy = "\n".join(text for text in reply.texts if "Question" not in text)
+    assert copy.startswith("Your answers for Hill Surgery, ")
+    assert "What matters: My grandchildren and my garden" in copy
+    assert septets(copy) <= 3 * 153
+    assert reply.last.startswith("Question 6 of 14: ")
 
 
 def test_replies_are_split_in_order_into_messages_of_two_segments(rasa: RasaStack) -> None:

@@ -1,6 +1,7 @@
 """SMS-native text: GSM-7 only, numbered options, at most two segments per message."""
 
-from integrations.sms.text import TWO_SEGMENTS, septets, split_for_sms, to_gsm7, with_options
+from careprep.messaging.gsm7 import TWO_SEGMENTS, septets, to_gsm7
+from integrations.sms.text import split_for_sms, with_options
 
 
 def test_curly_quotes_dashes_and_emoji_are_replaced_or_dropped() -> None:

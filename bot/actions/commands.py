@@ -1,4 +1,4 @@
-"""The commands inside (and outside) the preparation: WHY, SKIP, BACK and PAUSE.
+"""The commands inside (and outside) the preparation: WHY, SKIP, BACK, PAUSE and SUMMARY.
 
 HELP is the domain's ``utter_help`` response (the same words as the core's ``messages.HELP``).
 """
@@ -12,8 +12,15 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions import slots
-from bot.actions.store import with_preparation
-from careprep.preparation.conversation import Turn, explain, go_back, pause, skip
+from bot.actions.store import settings, with_preparation
+from careprep.preparation.conversation import (
+    Turn,
+    explain,
+    go_back,
+    pause,
+    send_summary,
+    skip,
+)
 from careprep.store.models import Preparation
 
 
@@ -87,4 +94,25 @@ class ActionPausePreparation(Action):
             return pause(preparation, conversation)
 
         slots.say(dispatcher, await with_preparation(tracker.sender_id, pause_in_store))
+        return []
+
+
+class ActionSendSummary(Action):
+    """SUMMARY: sends the patient their own copy of their answers."""
+
+    def name(self) -> str:
+        """Return the action name."""
+        return "action_send_summary"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Send the copy, or say that the date of birth comes first."""
+        conversation = slots.conversation_of(tracker)
+        zone = settings().timezone
+
+        def summary_from_store(session: Session, preparation: Preparation | None) -> Turn:
+            return send_summary(session, preparation, conversation, zone)
+
+        slots.say(dispatcher, await with_preparation(tracker.sender_id, summary_from_store))
         return []

@@ -1,4 +1,4 @@
-"""Deterministic recognition of the global commands (WHY, SKIP, BACK, PAUSE, HELP).
+"""Deterministic recognition of the global commands (WHY, SKIP, BACK, PAUSE, HELP, SUMMARY).
 
 A message is a command only when the whole message is one of the phrases
 below. Anything longer is an answer, so "I want to stop feeling tired",
@@ -18,8 +18,9 @@ SKIP = "skip"
 BACK = "go_back"
 PAUSE = "pause"
 HELP = "help"
+SUMMARY = "summary"
 
-COMMAND_INTENTS: tuple[str, ...] = (WHY, SKIP, BACK, PAUSE, HELP)
+COMMAND_INTENTS: tuple[str, ...] = (WHY, SKIP, BACK, PAUSE, HELP, SUMMARY)
 
 PHRASES: dict[str, tuple[str, ...]] = {
     WHY: (
@@ -104,6 +105,23 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "commands",
         "i need help",
         "how does this work",
+    ),
+    SUMMARY: (
+        "summary",
+        "my summary",
+        "summary please",
+        "send summary",
+        "send my summary",
+        "send me my summary",
+        "send me a summary",
+        "my answers",
+        "send my answers",
+        "send me my answers",
+        "show my answers",
+        "show me my answers",
+        "a copy of my answers",
+        "copy of my answers",
+        "what have i said so far",
     ),
 }
 

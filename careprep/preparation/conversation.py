@@ -58,7 +58,8 @@ from careprep.preparation.questionnaire import (
     Questionnaire,
     numbered,
 )
-from careprep.record import describe
+from careprep.record import build_record, describe
+from careprep.record.summary import patient_copy
 from careprep.safety import Concern, Level
 from careprep.safety.flags import raise_flag
 from careprep.store.models import Preparation, PreparationStatus
@@ -74,6 +75,11 @@ class Channel(str, Enum):
     """Known only by their phone number: the date of birth is checked first."""
     LINK = "link"
     """They opened their own invitation link (web chat, Rasa's REST channel)."""
+
+    @property
+    def stored(self) -> str:
+        """The name the store gives answers that came this way: "sms" or "web"."""
+        return "sms" if self is Channel.SMS else "web"
 
 
 @dataclass(frozen=True)
@@ -324,7 +330,7 @@ def _read_reply(
     except Unreadable as problem:
         unread = conversation.with_answers({asked.id: None})
         return Turn(unread) if quiet else _say(unread, f"{problem} {asked.reason}")
-    record_answer(session, preparation, asked.id, value, text)
+    record_answer(session, preparation, asked.id, value, text, conversation.channel.stored)
     answered = conversation.with_answers({asked.id: value, **_changed(conversation, asked.id)})
     return Turn(answered, recorded=Recorded(asked.id, value))
 
@@ -376,7 +382,7 @@ def _take_goal(
         unread = conversation.with_answers({asked.id: None})
         return Turn(unread) if quiet else _say(unread, f"{problem} {asked.reason}")
     goals = [*conversation.goals, str(goal)]
-    record_answer(session, preparation, asked.id, goals, text)
+    record_answer(session, preparation, asked.id, goals, text, conversation.channel.stored)
     done = goals if len(goals) >= MAX_GOALS else None
     collected = replace(
         conversation.with_answers({asked.id: done, **_changed(conversation, asked.id)}),
@@ -394,7 +400,9 @@ def _check_readback(
     except Unreadable:
         confirmed = False
     if confirmed:
-        record_answer(session, preparation, QuestionId.READBACK, True, text)
+        record_answer(
+            session, preparation, QuestionId.READBACK, True, text, conversation.channel.stored
+        )
         return Turn(
             conversation.with_answers({QuestionId.READBACK: True}),
             recorded=Recorded(QuestionId.READBACK, True),
@@ -428,9 +436,9 @@ def skip(session: Session, preparation: Preparation | None, conversation: Conver
     if asked.kind is Kind.GOALS and conversation.goals:
         return Turn(conversation.with_answers({asked.id: list(conversation.goals)}))
     if asked.kind is Kind.CONFIRM:
-        record_answer(session, preparation, asked.id, True, "SKIP")
+        record_answer(session, preparation, asked.id, True, "SKIP", conversation.channel.stored)
         return Turn(conversation.with_answers({asked.id: True}), recorded=Recorded(asked.id, True))
-    record_skip(session, preparation, asked.id)
+    record_skip(session, preparation, asked.id, conversation.channel.stored)
     skipped = conversation.with_answers({asked.id: SKIPPED, **_changed(conversation, asked.id)})
     if asked.kind is Kind.GOALS:
         skipped = replace(skipped, goals=())
@@ -473,6 +481,18 @@ def explain(conversation: Conversation) -> Turn:
 def help_with_commands(conversation: Conversation) -> Turn:
     """HELP: list what the patient can reply at any time, and who to contact."""
     return _say(conversation, messages.HELP)
+
+
+def send_summary(
+    session: Session, preparation: Preparation | None, conversation: Conversation, zone: str
+) -> Turn:
+    """SUMMARY: the patient's own copy of their answers, once it is known to be them."""
+    if preparation is None or conversation.identity_locked:
+        return Turn(conversation)
+    if conversation.channel is Channel.SMS and conversation.answer(QuestionId.IDENTITY) is not True:
+        return _say(conversation, messages.SUMMARY_AFTER_IDENTITY)
+    record = build_record(session, preparation.appointment_id, zone, compare=False)
+    return _say(conversation, patient_copy(record)) if record else Turn(conversation)
 
 
 def pause(preparation: Preparation | None, conversation: Conversation) -> Turn:

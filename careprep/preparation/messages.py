@@ -59,10 +59,13 @@ HELP = (
     "BACK - go back a question (or say, for example, change my goals)\n"
     "PAUSE - stop now and carry on later\n"
     "HELP - this message\n"
+    "SUMMARY - a copy of your answers\n"
     "These messages are not read in real time. If you need help now, call NHS 111, "
     "or 999 in an emergency. For anything else, contact your practice."
 )
 """The list of commands; the Rasa domain's ``utter_help`` says the same (tests/test_domain.py)."""
+SUMMARY_AFTER_IDENTITY = "I can send you a copy of your answers once I know it is you."
+"""Said when SUMMARY comes before the date of birth has been checked by SMS."""
 ANYTHING_ELSE_GOAL = (
     "Thank you. Is there anything else you would like to do or change? "
     "Tell me, or reply NO to move on."

@@ -64,16 +64,23 @@ def _started(preparation: Preparation) -> None:
 
 
 def record_answer(
-    session: Session, preparation: Preparation, question_id: str, value: Any, raw_text: str
+    session: Session,
+    preparation: Preparation,
+    question_id: str,
+    value: Any,
+    raw_text: str,
+    channel: str | None = None,
 ) -> None:
     """Write (or overwrite) the answer to one question: its value and the text exactly as sent.
 
-    The goals are written one row each in the goal table, not in the answer's value.
+    ``channel`` ("sms" or "web") says where it was given. The goals are written one row
+    each in the goal table, not in the answer's value.
     """
     row = _answer_row(session, preparation, question_id)
     goals = questionnaire_of(preparation).question(question_id).kind is Kind.GOALS
     row.value = None if goals else value
     row.raw_text = raw_text
+    row.channel = channel
     row.skipped = False
     row.answered_at = utcnow()
     _started(preparation)
@@ -87,11 +94,14 @@ def record_answer(
     session.flush()
 
 
-def record_skip(session: Session, preparation: Preparation, question_id: str) -> None:
-    """Record that the patient chose to skip a question."""
+def record_skip(
+    session: Session, preparation: Preparation, question_id: str, channel: str | None = None
+) -> None:
+    """Record that the patient chose to skip a question (by ``channel``, "sms" or "web")."""
     row = _answer_row(session, preparation, question_id)
     row.value = None
     row.raw_text = None
+    row.channel = channel
     row.skipped = True
     row.answered_at = utcnow()
     _started(preparation)

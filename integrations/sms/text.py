@@ -3,63 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
-"""Characters that take two of a segment's septets."""
-
-TWO_SEGMENTS = 306
-"""A concatenated SMS segment holds 153 GSM-7 characters; a reply may use two."""
-
-REPLACEMENTS = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201b": "'",
-    "\u2032": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u2033": '"',
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2015": "-",
-    "\u2212": "-",
-    "\u2026": "...",
-    "\u2022": "-",
-    "\u00b7": "-",
-    "\u00a0": " ",
-    "\t": " ",
-    "\u0141": "L",
-    "\u0142": "l",
-    "\u0110": "D",
-    "\u0111": "d",
-    "\u0152": "OE",
-    "\u0153": "oe",
-}
-
-
-def to_gsm7(text: str) -> str:
-    """Replace curly quotes, dashes and accents, and drop what GSM-7 cannot carry (emoji)."""
-    out = []
-    for char in text:
-        char = REPLACEMENTS.get(char, char)
-        if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in char):
-            out.append(char)
-            continue
-        plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-        out.append("".join(c for c in plain if c in GSM7_BASIC))
-    return re.sub(r"[ ]{2,}", " ", "".join(out)).strip()
-
-
-def septets(text: str) -> int:
-    """Return how many GSM-7 septets a text takes."""
-    return sum(2 if char in GSM7_EXTENDED else 1 for char in text)
+from careprep.messaging.gsm7 import TWO_SEGMENTS, septets, to_gsm7
 
 
 def with_options(text: str, options: Sequence[str]) -> str:
