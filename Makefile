@@ -7,6 +7,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -45,7 +46,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The pages' styles (nhsuk-frontend) and the browser tests' accessibility checker (axe-core).
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "careprep needs npm (Node 20) for the pages' styles." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 migrate: install
 	$(BIN)/careprep db upgrade

@@ -224,21 +224,27 @@ def rasa_processes(
     ]
 
 
-def all_processes(model: Path, ports: Ports, endpoints: Path, root: Path) -> list[Child]:
-    """Return the four processes of a running careprep."""
-    python = sys.executable
-    web = [
-        python,
+def web_command(port: int) -> list[str]:
+    """Return the command that serves the web app on a port."""
+    return [
+        sys.executable,
         "-m",
         "uvicorn",
-        "web.app:app",
+        "--factory",
+        "web.app:serve",
         "--port",
-        str(ports.web),
+        str(port),
         "--ws",
         "none",
         # Access logs would record invitation tokens, which open a record.
         "--no-access-log",
     ]
+
+
+def all_processes(model: Path, ports: Ports, endpoints: Path, root: Path) -> list[Child]:
+    """Return the four processes of a running careprep."""
+    python = sys.executable
+    web = web_command(ports.web)
     return [
         *rasa_processes(model, ports, endpoints, root),
         Child("web", web, f"http://127.0.0.1:{ports.web}/health"),

@@ -215,12 +215,21 @@ class ImportResult:
 
 
 def import_appointments(
-    session: Session, rows: Iterable[str], web_url: str, zone: str
+    session: Session,
+    rows: Iterable[str],
+    web_url: str,
+    zone: str,
+    practice: str | None = None,
 ) -> ImportResult:
-    """Add every good row of a CSV file; report each bad row with its line number."""
+    """Add every good row of a CSV file; report each bad row with its line number.
+
+    With ``practice`` (a portal upload), the practice column may be left out, and a row
+    naming another practice is refused: a practice adds only its own appointments.
+    """
     reader = csv.DictReader(rows)
     header = [column.strip().lower().replace("-", "_") for column in reader.fieldnames or []]
-    missing = [column for column in CSV_COLUMNS if column not in header]
+    needed = CSV_COLUMNS if practice is None else CSV_COLUMNS[1:]
+    missing = [column for column in needed if column not in header]
     if missing:
         raise InputError(f"the CSV file has no column {', '.join(missing)}")
     reader.fieldnames = header
@@ -228,6 +237,12 @@ def import_appointments(
     for row in reader:
         line = reader.line_num
         cells = {key: (value or "").strip() for key, value in row.items() if key}
+        if practice is not None:
+            named = cells.get("practice") or practice
+            if named.casefold() != practice.casefold():
+                result.rejected.append((line, f"this row is for another practice ({named})"))
+                continue
+            cells["practice"] = practice
         try:
             with session.begin_nested():
                 appointment, created = add_appointment(

@@ -1,0 +1,208 @@
+"""The practice's appointment list: who has prepared, who has not, who raised a concern.
+
+One row per appointment of one practice, with what a practice manager scans for: the
+preparation's status, how many questions were answered, open safety flags (the most
+serious first), whether the patient agreed to share and whether the record was read.
+Nothing here crosses practices: every query is filtered by the practice asking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from careprep.preparation.progress import questionnaire_of
+from careprep.preparation.questionnaire import Kind
+from careprep.store.models import Answer, Appointment, Preparation, PreparationStatus, SafetyFlag
+
+FLAG_ORDER = ("emergency", "mental_health", "safeguarding", "urgent", "identity")
+"""The most serious flag first: a row shows its most serious open flag."""
+
+STATUSES = (
+    PreparationStatus.NOT_STARTED,
+    PreparationStatus.IN_PROGRESS,
+    PreparationStatus.COMPLETE,
+    PreparationStatus.DECLINED,
+)
+SHOWS = ("concerns", "unread", *STATUSES)
+WHEN = ("upcoming", "today", "past", "all")
+SORTS = ("time", "concerns", "status")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One appointment as the list shows it."""
+
+    appointment_id: int
+    starts_at: datetime
+    patient_name: str
+    date_of_birth: str
+    status: str
+    answered: int
+    questions: int
+    open_flags: int
+    worst_flag: str | None
+    shared: bool | None
+    read_at: datetime | None
+    cancelled: bool
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How the practice's listed appointments stand, for the line above the list."""
+
+    total: int
+    complete: int
+    in_progress: int
+    not_started: int
+    with_concerns: int
+    unread: int
+
+
+def _window(when: str, now: datetime, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    today = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    return {
+        "upcoming": (today, None),
+        "today": (today, today + timedelta(days=1)),
+        "past": (None, today),
+        "all": (None, None),
+    }[when]
+
+
+def worklist(
+    session: Session,
+    practice_id: int,
+    zone: str,
+    now: datetime,
+    show: str | None = None,
+    when: str = "upcoming",
+    sort: str = "time",
+) -> list[Row]:
+    """Return the practice's appointments as rows, filtered and sorted as asked."""
+    local = ZoneInfo(zone)
+    start, end = _window(when, now, local)
+    query = (
+        select(Appointment)
+        .where(Appointment.practice_id == practice_id)
+        .options(joinedload(Appointment.patient), joinedload(Appointment.preparation))
+    )
+    if start is not None:
+        query = query.where(Appointment.starts_at >= start)
+    if end is not None:
+        query = query.where(Appointment.starts_at < end)
+    appointments = list(session.scalars(query.order_by(Appointment.starts_at, Appointment.id)))
+    preparation_ids = [a.preparation.id for a in appointments if a.preparation is not None]
+    answered = _answered(session, preparation_ids)
+    flags = _open_flags(session, practice_id, preparation_ids)
+    rows = [_row(a, answered, flags, local) for a in appointments]
+    rows = [row for row in rows if _shown(row, show)]
+    if sort == "concerns":
+        rows.sort(key=lambda r: (_severity(r.worst_flag), r.starts_at))
+    elif sort == "status":
+        rows.sort(
+            key=lambda r: (STATUSES.index(r.status) if r.status in STATUSES else 9, r.starts_at)
+        )
+    return rows
+
+
+def _answered(session: Session, preparation_ids: list[int]) -> dict[int, int]:
+    if not preparation_ids:
+        return {}
+    query = (
+        select(Answer.preparation_id, func.count())
+        .where(and_(Answer.preparation_id.in_(preparation_ids), Answer.skipped.is_(False)))
+        .group_by(Answer.preparation_id)
+    )
+    return {preparation_id: count for preparation_id, count in session.execute(query)}
+
+
+def _open_flags(
+    session: Session, practice_id: int, preparation_ids: list[int]
+) -> dict[int, list[str]]:
+    if not preparation_ids:
+        return {}
+    query = select(SafetyFlag.preparation_id, SafetyFlag.level).where(
+        SafetyFlag.practice_id == practice_id,
+        SafetyFlag.preparation_id.in_(preparation_ids),
+        SafetyFlag.handled_at.is_(None),
+    )
+    found: dict[int, list[str]] = {}
+    for preparation_id, level in session.execute(query):
+        found.setdefault(preparation_id, []).append(level)
+    return found
+
+
+def _severity(level: str | None) -> int:
+    if level is None:
+        return len(FLAG_ORDER) + 1
+    return FLAG_ORDER.index(level) if level in FLAG_ORDER else len(FLAG_ORDER)
+
+
+def _row(
+    appointment: Appointment, answered: dict[int, int], flags: dict[int, list[str]], zone: ZoneInfo
+) -> Row:
+    preparation: Preparation | None = appointment.preparation
+    levels = flags.get(preparation.id, []) if preparation else []
+    asked = questionnaire_of(preparation) if preparation else None
+    return Row(
+        appointment_id=appointment.id,
+        starts_at=appointment.starts_at.astimezone(zone),
+        patient_name=appointment.patient.name,
+        date_of_birth=appointment.patient.date_of_birth.isoformat(),
+        status=preparation.status if preparation else PreparationStatus.NOT_STARTED,
+        answered=answered.get(preparation.id, 0) if preparation else 0,
+        questions=len([q for q in asked.flow if q.kind is not Kind.CONFIRM]) if asked else 0,
+        open_flags=len(levels),
+        worst_flag=min(levels, key=_severity) if levels else None,
+        shared=preparation.consent_to_share if preparation else None,
+        read_at=appointment.record_read_at.astimezone(zone) if appointment.record_read_at else None,
+        cancelled=appointment.status == "cancelled",
+    )
+
+
+def _shown(row: Row, show: str | None) -> bool:
+    if show is None:
+        return True
+    if show == "concerns":
+        return row.open_flags > 0
+    if show == "unread":
+        return _unread(row)
+    return row.status == show
+
+
+def _unread(row: Row) -> bool:
+    """Say whether a record is prepared and shared, and nobody has read it yet."""
+    return row.status == PreparationStatus.COMPLETE and row.shared is True and row.read_at is None
+
+
+def counts(rows: list[Row]) -> Counts:
+    """Count the rows by what a practice manager asks first."""
+    return Counts(
+        total=len(rows),
+        complete=sum(r.status == PreparationStatus.COMPLETE for r in rows),
+        in_progress=sum(r.status == PreparationStatus.IN_PROGRESS for r in rows),
+        not_started=sum(r.status == PreparationStatus.NOT_STARTED for r in rows),
+        with_concerns=sum(r.open_flags > 0 for r in rows),
+        unread=sum(_unread(r) for r in rows),
+    )
+
+
+def appointment_of_practice(
+    session: Session, practice_id: int, appointment_id: int
+) -> Appointment | None:
+    """Return the appointment if it is this practice's; None otherwise (another's looks unknown)."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.practice_id != practice_id:
+        return None
+    return appointment
+
+
+def mark_read(session: Session, appointment: Appointment, by: str, now: datetime) -> None:
+    """Record that a practitioner has read the record (the first reading is kept)."""
+    if appointment.record_read_at is None:
+        appointment.record_read_at = now
+        appointment.record_read_by = by
