@@ -21,7 +21,7 @@ PYTHON310 = $(shell \
 	  fi; \
 	done)
 
-.PHONY: help install migrate train run validate lint safety-report test test-stories bench clean
+.PHONY: help install browser migrate train run validate lint safety-report test test-stories bench clean
 
 help:
 	@echo "make run       set up, migrate, train if needed, start everything (careprep up)"
@@ -30,6 +30,7 @@ help:
 	@echo "make validate  rasa data validate (warnings fail)"
 	@echo "make lint      ruff, mypy and the import-linter contracts"
 	@echo "make safety-report  safety netting recall and false alarms on the held-out half"
+	@echo "make browser   install chromium for the browser tests (make test does this)"
 	@echo "make bench     measure training, model load, reply latency and memory"
 
 $(STAMP): pyproject.toml
@@ -53,6 +54,14 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)
+
+# The browser tests drive Debian's chromium through Playwright (which downloads nothing).
+browser:
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "The browser tests need chromium on PATH; install it with your package manager." >&2; exit 1; }; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "Installing chromium for the browser tests"; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 migrate: install
 	$(BIN)/careprep db upgrade
@@ -79,7 +88,7 @@ test-stories: train
 safety-report: train
 	$(BIN)/python -m careprep.safety.evaluate --half heldout
 
-test: lint validate train safety-report
+test: lint validate train safety-report browser
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-stories
 

@@ -20,6 +20,7 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from careprep.preparation.progress import find_by_sender
+from careprep.record import build_record, to_json
 from careprep.store import session_scope
 from careprep.supervisor import RasaServers, free_ports
 from tests.factories import book
@@ -134,3 +135,15 @@ class RasaStack(RasaServers):
 
     def export(self, token: str, form: str = "text") -> str:
         return self.export_by_appointment(self.appointment_id(token), form)
+
+    def stored(self, appointment_id: int, field: str = "value") -> dict[str, object]:
+        """Return each question's stored value (or state) as the record has it.
+
+        Read from the store, not from ``careprep export``: until the patient agrees to
+        share, the export rightly withholds the answers.
+        """
+        with session_scope(self.database_url) as session:
+            record = build_record(session, appointment_id, "Europe/London", compare=False)
+            assert record is not None
+            sections = to_json(record)["sections"]
+        return {section["question_id"]: section[field] for section in sections}

@@ -151,6 +151,9 @@ def test_a_clinician_sees_their_practice_s_appointments_and_no_other(
     assert "4 appointments: 3 prepared, 0 in progress, 1 not started." in page.text
     assert "2 with an open safety concern." in page.text
     assert "Not started" in page.text and "Urgent" in page.text and "Mental health" in page.text
+    # Counted as the patient was asked: "Question 1 of 14" by SMS is "14 of 14" here.
+    progress = re.findall(r"(\d+) of (\d+) answered", page.text)
+    assert sorted(progress) == [("0", "14"), ("14", "14"), ("14", "14"), ("14", "14")]
 
 
 def test_the_list_filters_and_sorts(practice: Practice, clinician: TestClient) -> None:

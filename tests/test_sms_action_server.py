@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.rasa_stack import RasaStack, new_message_sid
@@ -30,6 +28,5 @@ def test_a_message_is_answered_when_twilio_delivers_it_again_after_the_action_se
     assert while_dead.status == 503
     assert again.status == 200 and again.last.startswith("Question 3 of 14")
     assert rasa.sms(phone, "My family", message_sid=sid).body == again.body
-    sections = json.loads(rasa.export_by_appointment(appointment_id, "json"))["sections"]
-    values = {section["question_id"]: section["value"] for section in sections}
+    values = rasa.stored(appointment_id)
     assert values["what_matters"] == "My family"

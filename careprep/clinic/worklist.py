@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from careprep.preparation.progress import questionnaire_of
-from careprep.preparation.questionnaire import Kind
+from careprep.preparation.questionnaire import PREPARE
 from careprep.store.models import Answer, Appointment, Preparation, PreparationStatus, SafetyFlag
 
 FLAG_ORDER = ("emergency", "mental_health", "safeguarding", "urgent", "identity")
@@ -155,7 +155,7 @@ def _row(
         date_of_birth=appointment.patient.date_of_birth.isoformat(),
         status=preparation.status if preparation else PreparationStatus.NOT_STARTED,
         answered=answered.get(preparation.id, 0) if preparation else 0,
-        questions=len([q for q in asked.flow if q.kind is not Kind.CONFIRM]) if asked else 0,
+        questions=len(asked.flow) if asked else len(PREPARE.flow),
         open_flags=len(levels),
         worst_flag=min(levels, key=_severity) if levels else None,
         shared=preparation.consent_to_share if preparation else None,
