@@ -284,7 +284,9 @@ def test_an_emergency_inside_an_answer_is_signposted_first_and_flagged(
     assert reply.texts[0] == messages.WELCOME_BACK
     assert not asks(reply.last, at)
     assert reply.last.startswith(f"Question {position(at) + 1} of 14")
-    assert rasa.export(token).index("SAFETY FLAGS") < rasa.export(token).index("What matters to me")
+    text = rasa.export(token)
+    assert text.index("SAFETY FLAGS") < text.index("SUMMARY") < text.index("Preparation:")
+    assert "has not agreed to share their answers" in text and said in text
 
 
 def test_an_urgent_concern_is_signposted_and_the_questions_go_on(rasa: RasaStack) -> None:

@@ -16,10 +16,17 @@ from fhir.resources.bundle import Bundle
 from sqlalchemy import select
 
 from careprep.clinic.appointments import add_practitioner
+from careprep.clinic.audit import record_access
+from careprep.clinic.invitations import queue_invitation
 from careprep.safety.flags import raise_flag
 from careprep.settings import Settings
 from careprep.store import session_scope
-from careprep.store.models import Appointment, AuditEvent, Practitioner, SafetyFlag
+from careprep.store.models import (
+    Appointment,
+    AuditEvent,
+    Practitioner,
+    SafetyFlag,
+)
 from tests.factories import book, make_settings, prepare
 from web.app import create_app
 from web.security import COOKIE
@@ -77,6 +84,9 @@ def practice(settings: Settings) -> Practice:
         prepare(session, unshared, {"consent_share": "no", "what_matters": "My secret garden"})
         raise_flag(session, unshared.preparation, "mental_health", "no way out of this", None)
         not_started = book(session, name="Dan Waiting")
+        invited = book(session, name="Fay Invited")
+        queue_invitation(session, not_started, "Europe/London")  # due, not sent yet
+        queue_invitation(session, invited, "Europe/London").state = "sent"
         elsewhere = book(session, practice="Vale Practice", name="Eve Elsewhere")
         prepare(session, elsewhere)
         other_flag = raise_flag(session, elsewhere.preparation, "urgent", "dizzy", None)
@@ -148,12 +158,17 @@ def test_a_clinician_sees_their_practice_s_appointments_and_no_other(
     ]:
         assert f'href="/clinic/appointments/{appointment_id}">{name}</a>' in page.text
     assert "Eve Elsewhere" not in page.text
-    assert "4 appointments: 3 prepared, 0 in progress, 1 not started." in page.text
+    assert "Fay Invited" in page.text
+    assert (
+        "5 appointments: 3 prepared, 0 in progress, 1 invited but not started, "
+        "1 not invited yet." in page.text
+    )
     assert "2 with an open safety concern." in page.text
-    assert "Not started" in page.text and "Urgent" in page.text and "Mental health" in page.text
+    assert "Not invited yet" in page.text and "Invited</strong>" in page.text
+    assert "Urgent" in page.text and "Mental health" in page.text
     # Counted as the patient was asked: "Question 1 of 14" by SMS is "14 of 14" here.
     progress = re.findall(r"(\d+) of (\d+) answered", page.text)
-    assert sorted(progress) == [("0", "14"), ("14", "14"), ("14", "14"), ("14", "14")]
+    assert sorted(progress) == [("0", "14")] * 2 + [("14", "14")] * 3
 
 
 def test_the_list_filters_and_sorts(practice: Practice, clinician: TestClient) -> None:
@@ -162,7 +177,10 @@ def test_the_list_filters_and_sorts(practice: Practice, clinician: TestClient) -
     assert "Ann Prepared" not in concerns and "Dan Waiting" not in concerns
     first = clinician.get("/clinic/appointments?sort=concerns").text
     assert first.index("Cat Private") < first.index("Bob Flagged") < first.index("Ann Prepared")
+    invited = clinician.get("/clinic/appointments?show=invited").text
+    assert "Fay Invited" in invited and "Dan Waiting" not in invited
     waiting = clinician.get("/clinic/appointments?show=not_started").text
+    assert "Fay Invited" not in waiting
     assert "Dan Waiting" in waiting and "Ann Prepared" not in waiting
     nothing = clinician.get("/clinic/appointments?when=past").text
     assert "No appointments match" in nothing
@@ -244,6 +262,29 @@ def test_downloads_are_the_export_formats_named_without_the_patient(
     assert "Pre-consultation record - Ann Prepared" in text.text
     assert clinician.get(f"{base}?format=xml").status_code == 404
     assert audit_actions(practice, practice.prepared) == ["exported:fhir-bundle", "exported:text"]
+
+
+def test_a_script_in_an_answer_is_text_on_the_page_in_print_and_in_every_download(
+    practice: Practice, clinician: TestClient
+) -> None:
+    script = "<script>alert(1)</script>"
+    with session_scope(practice.settings.database_url) as session:
+        appointment = book(session, name="Gus <i>Tester</i>")
+        prepare(session, appointment, {"what_matters": script, "questions": f"Is {script} ok?"})
+        appointment_id = appointment.id
+    base = f"/clinic/appointments/{appointment_id}"
+    for path in (base, f"{base}/print", "/clinic/appointments"):
+        page = clinician.get(path).text
+        assert "<script>alert" not in page and "<i>Tester" not in page, path
+        assert "Gus &lt;i&gt;Tester&lt;/i&gt;" in page, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in clinician.get(base).text
+    for form in ("text", "json", "fhir", "fhir-bundle"):
+        download = clinician.get(f"{base}/export?format={form}")
+        # Downloads are files, never pages: not HTML, not sniffed, saved rather than shown.
+        assert "html" not in download.headers["content-type"], form
+        assert download.headers["x-content-type-options"] == "nosniff"
+        assert download.headers["content-disposition"].startswith("attachment;")
+        assert script in download.text or json.dumps(script)[1:-1] in download.text, form
 
 
 def test_the_print_view_is_laid_out_for_a4(practice: Practice, clinician: TestClient) -> None:
@@ -528,3 +569,14 @@ def test_the_audit_trail_lists_who_did_what_newest_first(
     page = admin.get("/clinic/audit").text.split("<tbody", 1)[1]
     assert page.index("exported: fhir") < page.index("viewed") < page.index("signed in")
     assert CLINICIAN in page and OTHER not in page
+
+
+def test_the_audit_trail_shows_times_as_the_practice_reads_them(
+    practice: Practice, admin: TestClient
+) -> None:
+    with session_scope(practice.settings.database_url) as session:
+        event = record_access(session, CLINICIAN, "viewed", practice.prepared)
+        event.at = datetime(2026, 7, 1, 11, 0, 5, tzinfo=timezone.utc)
+    page = admin.get("/clinic/audit").text
+    assert "01 Jul 2026 12:00:05" in page  # British Summer Time
+    assert "01 Jul 2026 11:00:05" not in page

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import HTTPException, RequestValidationError
@@ -33,6 +34,14 @@ PRIVATE = ("/clinic", "/chat")
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["shown_sections"] = shown_sections
+
+
+def _local(moment: datetime, zone: str) -> datetime:
+    """Return a stored (UTC) time as the practice reads it."""
+    return moment.astimezone(ZoneInfo(zone))
+
+
+templates.env.filters["local"] = _local
 
 
 def _utc_now() -> datetime:

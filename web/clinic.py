@@ -64,7 +64,13 @@ def clinic_routes(
     ) -> Response:
         session = web(request)
         notice, session.notice = session.notice, None
-        values = {"who": session.who, "csrf": session.csrf, "notice": notice, **(context or {})}
+        values = {
+            "who": session.who,
+            "csrf": session.csrf,
+            "notice": notice,
+            "zone": settings.timezone,
+            **(context or {}),
+        }
         return templates.TemplateResponse(request, name, values, status_code=status)
 
     def go(request: Request, path: str, notice: str | None = None) -> RedirectResponse:

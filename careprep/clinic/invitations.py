@@ -10,6 +10,9 @@ from careprep.preparation import messages
 from careprep.preparation.progress import appointment_words
 from careprep.store.models import Appointment, OutboxMessage, utcnow
 
+INVITATION = "invitation"
+"""The outbox kind of an invitation."""
+
 DAYS_BEFORE = 7
 """Invitations go out this long before the appointment (at once if it is sooner)."""
 
@@ -27,7 +30,7 @@ def queue_invitation(session: Session, appointment: Appointment, zone: str) -> O
     invitation = OutboxMessage(
         patient_id=appointment.patient_id,
         preparation_id=appointment.preparation.id,
-        kind="invitation",
+        kind=INVITATION,
         body=invitation_text(appointment, zone),
         due_at=max(utcnow(), appointment.starts_at - timedelta(days=DAYS_BEFORE)),
     )

@@ -15,15 +15,29 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from careprep.clinic.invitations import INVITATION
+from careprep.messaging.outbox import OutboxState
 from careprep.preparation.progress import questionnaire_of
 from careprep.preparation.questionnaire import PREPARE
-from careprep.store.models import Answer, Appointment, Preparation, PreparationStatus, SafetyFlag
+from careprep.store.models import (
+    Answer,
+    Appointment,
+    OutboxMessage,
+    Preparation,
+    PreparationStatus,
+    SafetyFlag,
+)
 
 FLAG_ORDER = ("emergency", "mental_health", "safeguarding", "urgent", "identity")
 """The most serious flag first: a row shows its most serious open flag."""
 
+INVITED = "invited"
+"""Not started, but the invitation has gone out: shown apart from those never invited."""
+SENT_STATES = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.LOGGED)
+
 STATUSES = (
     PreparationStatus.NOT_STARTED,
+    INVITED,
     PreparationStatus.IN_PROGRESS,
     PreparationStatus.COMPLETE,
     PreparationStatus.DECLINED,
@@ -59,6 +73,7 @@ class Counts:
     complete: int
     in_progress: int
     not_started: int
+    invited: int
     with_concerns: int
     unread: int
 
@@ -98,7 +113,8 @@ def worklist(
     preparation_ids = [a.preparation.id for a in appointments if a.preparation is not None]
     answered = _answered(session, preparation_ids)
     flags = _open_flags(session, practice_id, preparation_ids)
-    rows = [_row(a, answered, flags, local) for a in appointments]
+    invited = _invited(session, preparation_ids)
+    rows = [_row(a, answered, flags, invited, local) for a in appointments]
     rows = [row for row in rows if _shown(row, show)]
     if sort == "concerns":
         rows.sort(key=lambda r: (_severity(r.worst_flag), r.starts_at))
@@ -118,6 +134,17 @@ def _answered(session: Session, preparation_ids: list[int]) -> dict[int, int]:
         .group_by(Answer.preparation_id)
     )
     return {preparation_id: count for preparation_id, count in session.execute(query)}
+
+
+def _invited(session: Session, preparation_ids: list[int]) -> set[int]:
+    if not preparation_ids:
+        return set()
+    query = select(OutboxMessage.preparation_id).where(
+        OutboxMessage.preparation_id.in_(preparation_ids),
+        OutboxMessage.kind == INVITATION,
+        OutboxMessage.state.in_(SENT_STATES),
+    )
+    return set(session.scalars(query))
 
 
 def _open_flags(
@@ -143,17 +170,24 @@ def _severity(level: str | None) -> int:
 
 
 def _row(
-    appointment: Appointment, answered: dict[int, int], flags: dict[int, list[str]], zone: ZoneInfo
+    appointment: Appointment,
+    answered: dict[int, int],
+    flags: dict[int, list[str]],
+    invited: set[int],
+    zone: ZoneInfo,
 ) -> Row:
     preparation: Preparation | None = appointment.preparation
     levels = flags.get(preparation.id, []) if preparation else []
     asked = questionnaire_of(preparation) if preparation else None
+    status = preparation.status if preparation else PreparationStatus.NOT_STARTED
+    if status == PreparationStatus.NOT_STARTED and preparation and preparation.id in invited:
+        status = INVITED
     return Row(
         appointment_id=appointment.id,
         starts_at=appointment.starts_at.astimezone(zone),
         patient_name=appointment.patient.name,
         date_of_birth=appointment.patient.date_of_birth.isoformat(),
-        status=preparation.status if preparation else PreparationStatus.NOT_STARTED,
+        status=status,
         answered=answered.get(preparation.id, 0) if preparation else 0,
         questions=len(asked.flow) if asked else len(PREPARE.flow),
         open_flags=len(levels),
@@ -186,6 +220,7 @@ def counts(rows: list[Row]) -> Counts:
         complete=sum(r.status == PreparationStatus.COMPLETE for r in rows),
         in_progress=sum(r.status == PreparationStatus.IN_PROGRESS for r in rows),
         not_started=sum(r.status == PreparationStatus.NOT_STARTED for r in rows),
+        invited=sum(r.status == INVITED for r in rows),
         with_concerns=sum(r.open_flags > 0 for r in rows),
         unread=sum(_unread(r) for r in rows),
     )
