@@ -52,7 +52,7 @@ def cmd_appointment_add(args: argparse.Namespace, settings: Settings) -> int:
                 practitioner=args.practitioner,
             ),
             settings.timezone,
-            invite=True,
+            invite_from=settings.web_url,
         )
         print(json.dumps(describe_appointment(appointment, settings.web_url, created)))
     return 0

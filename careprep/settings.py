@@ -24,6 +24,8 @@ class Settings:
     twilio_from_number: str | None
     twilio_api_base_url: str | None
     timezone: str
+    rasa_url: str = "http://127.0.0.1:5005"
+    """Where the web app reaches the Rasa server's REST channel (never the browser)."""
 
     @property
     def twilio_configured(self) -> bool:
@@ -58,4 +60,7 @@ def get_settings() -> Settings:
         twilio_from_number=os.environ.get("TWILIO_FROM_NUMBER") or None,
         twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
         timezone=os.environ.get("CAREPREP_TIMEZONE", "Europe/London"),
+        rasa_url=os.environ.get(
+            "CAREPREP_RASA_URL", f"http://127.0.0.1:{os.environ.get('CAREPREP_RASA_PORT', '5005')}"
+        ).rstrip("/"),
     )

@@ -55,7 +55,7 @@ def record_heading(database_url: str, tmp_path: Path, appointment_id: object) ->
 
 
 def test_appointment_add_prints_the_id_and_invite_link(database_url: str, tmp_path: Path) -> None:
-    from careprep.preparation.progress import find_by_sender
+    from careprep.preparation.progress import find_by_link, find_by_sender
     from careprep.store import session_scope
 
     result = add(database_url, tmp_path)
@@ -68,9 +68,10 @@ def test_appointment_add_prints_the_id_and_invite_link(database_url: str, tmp_pa
     site, token = created["invite_url"].rsplit("/chat/", 1)
     assert site == "https://careprep.example"
     with session_scope(database_url) as session:
-        preparation = find_by_sender(session, token)
+        preparation = find_by_link(session, token)
         assert preparation is not None
         assert preparation.appointment_id == created["appointment_id"]
+        assert find_by_sender(session, token) is None, "the link must not be the sender id"
     again = json.loads(add(database_url, tmp_path).stdout)
     assert again["appointment_id"] == created["appointment_id"]
     assert again["invite_url"] == created["invite_url"]

@@ -85,8 +85,10 @@ def practice(settings: Settings) -> Practice:
         raise_flag(session, unshared.preparation, "mental_health", "no way out of this", None)
         not_started = book(session, name="Dan Waiting")
         invited = book(session, name="Fay Invited")
-        queue_invitation(session, not_started, "Europe/London")  # due, not sent yet
-        queue_invitation(session, invited, "Europe/London").state = "sent"
+        queue_invitation(
+            session, not_started, "Europe/London", settings.web_url
+        )  # due, not sent yet
+        queue_invitation(session, invited, "Europe/London", settings.web_url).state = "sent"
         elsewhere = book(session, practice="Vale Practice", name="Eve Elsewhere")
         prepare(session, elsewhere)
         other_flag = raise_flag(session, elsewhere.preparation, "urgent", "dizzy", None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from careprep.messaging.gsm7 import GSM7_BASIC, GSM7_EXTENDED, TWO_SEGMENTS, septets
+from careprep.patients.contacts import preparation_for_phone
 from careprep.preparation import messages
 from careprep.store import session_scope
 from tests.factories import book, unused_phone
@@ -393,12 +394,18 @@ def test_the_invitation_goes_out_and_the_reply_starts_the_preparation(
             session,
             NewAppointment("Hill Surgery", "Ann Example", phone, DOB, in_three_days),
             "Europe/London",
-            invite=True,
+            invite_from="https://careprep.example",
         )
     sender = SmsSender(fake_twilio.settings(tmp_path), sleep=lambda _: None)
     assert dispatch_due(rasa.database_url, sender) >= 1
     (invitation,) = [m for m in fake_twilio.messages if m["To"] == e164(phone)]
     assert "Hill Surgery" in invitation["Body"] and "reply HI" in invitation["Body"]
+    with session_scope(rasa.database_url) as session:
+        preparation = preparation_for_phone(session, e164(phone))
+        assert preparation is not None
+        link_token = preparation.link_token
+    # The link opens the web chat; the conversation's sender id is never in it.
+    assert f"https://careprep.example/chat/{link_token}\n" in invitation["Body"]
     reply = rasa.sms(e164(phone), "HI")
     assert reply.last == "To keep your answers private, please reply with your date of birth."
 

@@ -1,12 +1,10 @@
-"""The web app's start page and health check (the chat and portal come later)."""
+"""The web app's start page and health check (the chat and the portal have their own tests)."""
 
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from careprep.settings import Settings
-from careprep.store import session_scope
-from tests.factories import book, make_settings
+from tests.factories import make_settings
 from web.app import create_app
 
 
@@ -24,15 +22,3 @@ def test_home_page_tells_a_patient_where_to_start(tmp_path: Path) -> None:
 
 def test_health(tmp_path: Path) -> None:
     assert client_without_a_store(tmp_path).get("/health").json() == {"status": "ok"}
-
-
-def test_an_invitation_link_points_to_sms_until_web_chat_opens(settings: Settings) -> None:
-    with session_scope(settings.database_url) as session:
-        token = book(session).preparation.invite_token
-    client = TestClient(create_app(settings))
-    page = client.get(f"/chat/{token}")
-    assert page.status_code == 200
-    assert "reply HI to the text message" in page.text
-    unknown = client.get("/chat/not-a-token")
-    assert unknown.status_code == 404
-    assert "can't find this invitation" in unknown.text

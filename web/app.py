@@ -18,11 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from careprep.preparation.progress import find_by_sender
 from careprep.record import shown_sections
 from careprep.runtime import without_tensorflow
 from careprep.settings import Settings, get_settings
-from careprep.store import session_scope
+from web.chat import AskRasa, chat_routes
 from web.clinic import SignInNeeded, clinic_routes
 from web.security import Sessions, add_security_headers
 
@@ -48,8 +47,16 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def create_app(settings: Settings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
-    """Return the web app, serving the store and the rest of what these settings name."""
+def create_app(
+    settings: Settings,
+    clock: Callable[[], datetime] = _utc_now,
+    ask_rasa: AskRasa | None = None,
+) -> FastAPI:
+    """Return the web app, serving the store and the rest of what these settings name.
+
+    The web chat talks to the Rasa server at ``settings.rasa_url`` unless ``ask_rasa``
+    is given.
+    """
     app = FastAPI(title="careprep", docs_url=None, redoc_url=None, openapi_url=None)
     # The cookie belongs to the web app's own address (CAREPREP_WEB_URL); PUBLIC_URL is
     # the Rasa server's, which Twilio calls.
@@ -100,21 +107,13 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = _utc_now) -> 
         """Say what careprep is and where the chat and the portal will be."""
         return templates.TemplateResponse(request, "home.html")
 
-    @app.get("/chat/{token}", response_class=HTMLResponse)
-    def chat(request: Request, token: str) -> HTMLResponse:
-        """Open an invitation link: web chat is not open yet, so point to SMS (404 if unknown)."""
-        with session_scope(settings.database_url) as session:
-            known = find_by_sender(session, token) is not None
-        return templates.TemplateResponse(
-            request, "chat.html", {"known": known}, status_code=200 if known else 404
-        )
-
     @app.get("/health")
     def health() -> dict[str, str]:
         """Report that the web app is running."""
         return {"status": "ok"}
 
     app.include_router(clinic_routes(settings, templates, clock))
+    app.include_router(chat_routes(settings, templates, clock, ask_rasa))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if NHSUK.is_dir():
         app.mount("/nhsuk", StaticFiles(directory=NHSUK), name="nhsuk")

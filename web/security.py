@@ -56,16 +56,25 @@ SECURITY_HEADERS = {
 
 @dataclass
 class WebSession:
-    """One browser's session: its CSRF token, who is signed in, a one-off notice."""
+    """One browser's session: its CSRF token, who is signed in, a one-off notice.
+
+    ``chat`` is the preparation whose web chat this browser may show: set once the
+    date of birth matched here, whatever was checked by SMS or on another device.
+    """
 
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     who: SignedIn | None = None
     seen: float = 0.0
     notice: str | None = None
+    chat: int | None = None
 
     def signed_in_as(self, who: SignedIn) -> WebSession:
         """Return a new session for someone who has just signed in (a new CSRF token)."""
-        return WebSession(who=who, seen=self.seen)
+        return WebSession(who=who, seen=self.seen, chat=self.chat)
+
+    def chatting_in(self, preparation_id: int) -> WebSession:
+        """Return a new session that shows this preparation's chat (a new CSRF token)."""
+        return WebSession(who=self.who, seen=self.seen, chat=preparation_id)
 
 
 class Sessions:
@@ -86,11 +95,13 @@ class Sessions:
         try:
             data: dict[str, Any] = self.serializer.loads(raw)
             who = SignedIn(**data["who"]) if data.get("who") else None
-            session = WebSession(data["csrf"], who, float(data["seen"]), data.get("notice"))
+            chat = int(data["chat"]) if data.get("chat") is not None else None
+            session = WebSession(data["csrf"], who, float(data["seen"]), data.get("notice"), chat)
         except (BadSignature, KeyError, TypeError, ValueError):
             return WebSession(seen=now)
         if session.who is not None and now - session.seen > IDLE.total_seconds():
-            return WebSession(seen=now, notice=SIGNED_OUT_IDLE)
+            # A practitioner's idle timeout; a patient's chat has no time limit.
+            return WebSession(seen=now, notice=SIGNED_OUT_IDLE, chat=session.chat)
         return replace(session, seen=now)
 
     def save(self, response: Response, session: WebSession) -> None:
@@ -100,6 +111,7 @@ class Sessions:
             "who": vars(session.who) if session.who else None,
             "seen": session.seen,
             "notice": session.notice,
+            "chat": session.chat,
         }
         response.set_cookie(
             COOKIE,

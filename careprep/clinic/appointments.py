@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careprep.clinic.invitations import queue_invitation
+from careprep.clinic.invitations import chat_link, queue_invitation
 from careprep.store.models import (
     Appointment,
     Patient,
@@ -134,13 +134,13 @@ class NewAppointment:
 
 
 def add_appointment(
-    session: Session, request: NewAppointment, zone: str, invite: bool = False
+    session: Session, request: NewAppointment, zone: str, invite_from: str | None = None
 ) -> tuple[Appointment, bool]:
     """Add an appointment and its preparation; return it and whether it is new.
 
     Adding the same patient at the same time again returns the existing one,
-    so an import can be run twice safely. With ``invite`` the SMS invitation
-    is queued in the outbox.
+    so an import can be run twice safely. With ``invite_from`` (the web app's address)
+    the SMS invitation, carrying the web chat link, is queued in the outbox.
     """
     practice = practice_named(session, request.practice)
     name = _name(request.patient_name, "patient name")
@@ -181,21 +181,16 @@ def add_appointment(
     session.add(appointment)
     session.add(Preparation(appointment=appointment))
     session.flush()
-    if invite:
-        queue_invitation(session, appointment, zone)
+    if invite_from is not None:
+        queue_invitation(session, appointment, zone, invite_from)
     return appointment, True
-
-
-def invite_url(web_url: str, appointment: Appointment) -> str:
-    """Return the link that opens the patient's preparation chat."""
-    return f"{web_url}/chat/{appointment.preparation.invite_token}"
 
 
 def describe_appointment(appointment: Appointment, web_url: str, created: bool) -> dict[str, Any]:
     """Return what the CLI prints for an appointment."""
     return {
         "appointment_id": appointment.id,
-        "invite_url": invite_url(web_url, appointment),
+        "invite_url": chat_link(web_url, appointment),
         "patient_id": appointment.patient_id,
         "practice": appointment.practice.name,
         "starts_at": appointment.starts_at.isoformat(),
@@ -256,7 +251,7 @@ def import_appointments(
                         practitioner=cells.get("practitioner") or None,
                     ),
                     zone,
-                    invite=True,
+                    invite_from=web_url,
                 )
             result.added.append(describe_appointment(appointment, web_url, created))
         except InputError as problem:

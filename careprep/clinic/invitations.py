@@ -17,21 +17,29 @@ DAYS_BEFORE = 7
 """Invitations go out this long before the appointment (at once if it is sooner)."""
 
 
-def invitation_text(appointment: Appointment, zone: str) -> str:
-    """Return the invitation: who from, when (in zone), what for, how long, where to get help."""
+def chat_link(web_url: str, appointment: Appointment) -> str:
+    """Return the invitation link that opens the patient's web chat."""
+    return f"{web_url}/chat/{appointment.preparation.link_token}"
+
+
+def invitation_text(appointment: Appointment, zone: str, web_url: str) -> str:
+    """Return the invitation: who from, when (in zone), what for, the link, where to get help."""
     return messages.INVITATION.format(
         practice=appointment.practice.name,
         appointment=appointment_words(appointment.preparation, zone),
+        link=chat_link(web_url, appointment),
     )
 
 
-def queue_invitation(session: Session, appointment: Appointment, zone: str) -> OutboxMessage:
-    """Put the invitation in the outbox, due DAYS_BEFORE the appointment."""
+def queue_invitation(
+    session: Session, appointment: Appointment, zone: str, web_url: str
+) -> OutboxMessage:
+    """Put the invitation (reply by text, or open the web link) in the outbox, due DAYS_BEFORE."""
     invitation = OutboxMessage(
         patient_id=appointment.patient_id,
         preparation_id=appointment.preparation.id,
         kind=INVITATION,
-        body=invitation_text(appointment, zone),
+        body=invitation_text(appointment, zone, web_url),
         due_at=max(utcnow(), appointment.starts_at - timedelta(days=DAYS_BEFORE)),
     )
     session.add(invitation)

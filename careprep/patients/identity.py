@@ -28,8 +28,13 @@ def is_locked(preparation: Preparation) -> bool:
     return preparation.identity_locked_at is not None
 
 
-def check_date_of_birth(session: Session, preparation: Preparation, born: date) -> IdentityCheck:
-    """Compare a date of birth with the patient's; lock and flag after MAX_TRIES wrong ones."""
+def check_date_of_birth(
+    session: Session, preparation: Preparation, born: date, where: str = "by SMS"
+) -> IdentityCheck:
+    """Compare a date of birth with the patient's; lock and flag after MAX_TRIES wrong ones.
+
+    Tries by SMS and in the web chat count together; ``where`` names this one in the flag.
+    """
     if is_locked(preparation):
         return IdentityCheck(confirmed=False, locked=True, tries_left=0)
     if born == preparation.appointment.patient.date_of_birth:
@@ -45,7 +50,7 @@ def check_date_of_birth(session: Session, preparation: Preparation, born: date) 
         session,
         preparation,
         IDENTITY_FLAG,
-        f"The date of birth check by SMS failed {MAX_TRIES} times; the conversation was stopped.",
+        f"The date of birth check {where} failed {MAX_TRIES} times; the conversation was stopped.",
         "identity",
     )
     return IdentityCheck(confirmed=False, locked=True, tries_left=0)

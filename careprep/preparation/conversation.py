@@ -21,6 +21,7 @@ One turn of the conversation:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -522,3 +523,22 @@ def finish(preparation: Preparation | None, conversation: Conversation) -> Turn:
         shared = preparation.consent_to_share
         return _say(conversation, messages.COMPLETE_SHARED if shared else messages.COMPLETE_PRIVATE)
     return _say(conversation, messages.ALREADY_COMPLETE)
+
+
+_PROGRESS = re.compile(
+    "^"
+    + re.escape(messages.QUESTION_WITH_PROGRESS)
+    .replace(re.escape("{number}"), r"(?P<number>\d+)")
+    .replace(re.escape("{total}"), r"\d+")
+    .replace(re.escape("{text}"), "")
+)
+
+
+def question_asked(text: str, questionnaire: Questionnaire) -> Question | None:
+    """Return the question a message asks, read from its "Question N of M" progress."""
+    match = _PROGRESS.match(text)
+    if match is None:
+        return None
+    number = int(match.group("number"))
+    flow = questionnaire.flow
+    return flow[number - 1] if 1 <= number <= len(flow) else None

@@ -127,7 +127,8 @@ EMPTY_SMS = "Sorry, that message was empty. Reply HELP to see what you can say."
 
 INVITATION = (
     "Hello from {practice}. You have a care planning appointment on {appointment}. "
-    "To get ready, reply HI and I will ask you about what matters to you. "
+    "To get ready, reply HI and I will ask you about what matters to you, "
+    "or answer online: {link}\n"
     "It takes about 10 minutes and you can skip any question. "
     "Messages are not read in real time: if you need help now, call NHS 111, or 999."
 )

@@ -31,6 +31,13 @@ def find_by_sender(session: Session, sender_id: str) -> Preparation | None:
     ).scalar_one_or_none()
 
 
+def find_by_link(session: Session, link_token: str) -> Preparation | None:
+    """Return the preparation an invitation link opens (the link is not the sender id)."""
+    return session.execute(
+        select(Preparation).where(Preparation.link_token == link_token)
+    ).scalar_one_or_none()
+
+
 def questionnaire_of(preparation: Preparation) -> Questionnaire:
     """Return the questionnaire (id and version) this preparation is asked and read against."""
     return questionnaire(preparation.questionnaire_id, preparation.questionnaire_version)

@@ -144,6 +144,9 @@ class Preparation(Base):
     id = Column(Integer, primary_key=True)
     appointment_id = Column(ForeignKey("appointment.id"), nullable=False, unique=True)
     invite_token = Column(String(64), nullable=False, unique=True, default=new_invite_token)
+    """The conversation's sender id in Rasa (SMS and web chat alike); never shown to anyone."""
+    link_token = Column(String(64), nullable=False, unique=True, default=new_invite_token)
+    """The token in the invitation link (/chat/<link_token>): opens the web chat, nothing else."""
     status = Column(String(20), nullable=False, default=PreparationStatus.NOT_STARTED)
     questionnaire_id = Column(String(80), nullable=False, server_default="prepare")
     questionnaire_version = Column(String(20), nullable=False, server_default="1")
