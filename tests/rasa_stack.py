@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from careprep.preparation.progress import find_by_sender
 from careprep.record import build_record, to_json
 from careprep.store import session_scope
+from careprep.store.models import Appointment
 from careprep.supervisor import RasaServers, free_ports
 from tests.factories import book
 
@@ -89,6 +90,13 @@ class RasaStack(RasaServers):
             preparation = find_by_sender(session, token)
             assert preparation is not None
             return int(preparation.appointment_id)
+
+    def link_of(self, appointment_id: int) -> tuple[str, str]:
+        """Return the appointment's invitation link token and its conversation's sender id."""
+        with session_scope(self.database_url) as session:
+            appointment = session.get(Appointment, appointment_id)
+            assert appointment is not None
+            return appointment.preparation.link_token, appointment.preparation.invite_token
 
     def post_sms(
         self, params: dict[str, str], signature: str | None = None, path: str = SMS_WEBHOOK

@@ -8,14 +8,8 @@ kept under var/browser-results/ for a person to look at.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,35 +18,12 @@ from careprep.clinic.appointments import add_practitioner
 from careprep.safety.flags import raise_flag
 from careprep.store import session_scope
 from careprep.store.migrate import upgrade
-from careprep.supervisor import free_ports, web_command
+from tests.browser import RESULTS, check_page, chromium, narrow_page, web_app
 from tests.factories import book, prepare
 
-ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-RESULTS = ROOT / "var" / "browser-results"
 PASSWORD = "correct horse battery"
 ADMIN = "manager@hill.example"
 CLINICIAN = "nurse@hill.example"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the web app stopped with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the web app did not start within 60 s")
 
 
 @pytest.fixture(scope="module")
@@ -71,64 +42,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         prepare(session, unshared, {"consent_share": "no"})
         book(session, name="Dan Waiting")
         ids = {"prepared": prepared.id, "unshared": unshared.id}
-    (port,) = free_ports(1)
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CAREPREP_VAR_DIR": str(workdir / "var"),
-        "CAREPREP_SECRET_KEY": "browser-test-key",
-        "CAREPREP_WEB_URL": url,
-    }
-    process = subprocess.Popen(web_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    try:
-        _wait_until_up(url, process)
+    environment = {"DATABASE_URL": database_url, "CAREPREP_VAR_DIR": str(workdir / "var")}
+    with web_app(environment) as url:
         yield {"url": url, **ids}
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, installed by make (make browser)."""
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "chromium is not installed: run `make browser` (make test does)"
-    assert AXE.exists(), "axe-core is not installed: run `make install` (npm ci)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    # axe-core is injected as a script, which the pages' own CSP (rightly) forbids.
-    context = browser.new_context(viewport={"width": 320, "height": 640}, bypass_csp=True)
-    yield context.new_page()
-    context.close()
-
-
-def check_page(page: Any, name: str) -> None:
-    """Run axe-core on the page, check it fits 320 px, keep a screenshot."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate(
-        """async () => await axe.run(document, {
-            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}
-        })"""
-    )
-    serious = [
-        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} on the page)"
-        for violation in results["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-    assert serious == [], f"{name}: {serious}"
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 320, f"{name} scrolls sideways at 320 px ({width} px wide)"
+    with narrow_page(browser) as opened:
+        yield opened
 
 
 def sign_in_with_the_keyboard(page: Any, url: str, email: str = CLINICIAN) -> None:

@@ -169,15 +169,17 @@ def chat_routes(
     ) -> Response:
         assert link.sender_id is not None and link.preparation_id is not None
         with session_scope(settings.database_url) as store:
+            started = bool(transcript(store, link.sender_id))
+        # No store session is open while Rasa answers: it writes to the same database.
+        if not started and error is None:
+            try:
+                ask(link.sender_id, START)
+            except RasaUnavailable as problem:
+                log.warning("web chat: could not start a conversation (%s)", problem)
+                error = messages_unavailable()
+                status = 503
+        with session_scope(settings.database_url) as store:
             lines = transcript(store, link.sender_id)
-            if not lines and error is None:
-                try:
-                    ask(link.sender_id, START)
-                except RasaUnavailable as problem:
-                    log.warning("web chat: could not start a conversation (%s)", problem)
-                    error = messages_unavailable()
-                    status = 503
-                lines = transcript(store, link.sender_id)
             context = _chat_context(store, link, lines)
         context.update({"token": token, "error": error, "typed": typed})
         return page(request, "chat/chat.html", context, status)
