@@ -108,3 +108,15 @@ def check_page(page: Any, name: str) -> None:
     assert serious == [], f"{name}: {serious}"
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= WIDTH, f"{name} scrolls sideways at {WIDTH} px ({width} px wide)"
+
+
+def check_text_zoom(page: Any, name: str) -> None:
+    """Double the text size (as a browser's text-only zoom does) and check nothing overflows."""
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+    try:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(RESULTS / f"{name}-text-200.png"), full_page=True)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= WIDTH, f"{name} at 200% text scrolls sideways ({width} px wide)"
+    finally:
+        page.evaluate("() => { document.documentElement.style.fontSize = ''; }")

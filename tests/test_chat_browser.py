@@ -19,7 +19,7 @@ import pytest
 from careprep.preparation import messages
 from careprep.preparation.questionnaire import question
 from careprep.store import session_scope
-from tests.browser import check_page, chromium, narrow_page, web_app
+from tests.browser import check_page, check_text_zoom, chromium, narrow_page, web_app
 from tests.factories import book
 from tests.rasa_stack import RasaStack
 from tests.test_sms import booked, verified
@@ -125,6 +125,8 @@ def test_a_whole_preparation_at_320_px(
         open_with_the_keyboard(chat, f"{chat_site}/chat/{link}")
         assert chat.asks("consent_start")
         chat.check("start")
+        if javascript:
+            check_text_zoom(page, "chat-start")
         chat.press("Yes")
         chat.say("My grandchildren and my garden")
         chat.press("WHY")
@@ -206,10 +208,25 @@ def test_started_by_sms_and_finished_in_the_browser(
     assert rasa.stored(appointment_id)["what_matters"] == "My allotment"
 
 
-def test_a_closed_link_and_the_check_have_no_serious_accessibility_fault(
-    chat_site: str, browser: Any
+def test_a_closed_link_a_wrong_date_and_a_stopped_link_are_accessible(
+    rasa: RasaStack, chat_site: str, browser: Any
 ) -> None:
+    with session_scope(rasa.database_url) as session:
+        link = book(session, name="Una Known").preparation.link_token
     with narrow_page(browser) as page:
         page.goto(f"{chat_site}/chat/not-a-real-link")
         assert page.locator("h1").inner_text() == "This link does not work"
         check_page(page, "chat-closed")
+        page.goto(f"{chat_site}/chat/{link}")
+        check_text_zoom(page, "chat-date-of-birth")
+        for year in ("1951", "1952", "1953"):
+            page.fill("#dob-day", "3")
+            page.fill("#dob-month", "2")
+            page.fill("#dob-year", year)
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            if year == "1951":
+                assert page.locator(".nhsuk-error-summary").is_visible()
+                check_page(page, "chat-date-of-birth-wrong")
+        assert page.locator("h1").inner_text() == "Please contact your practice"
+        check_page(page, "chat-stopped")

@@ -30,7 +30,7 @@ def test_a_whole_preparation_in_the_web_chat(rasa: RasaStack, tmp_path: Path) ->
     patient = WebPatient.booked(rasa, tmp_path, name="Wendy Web")
     patient.open()
     said = patient.latest()
-    assert "care planning appointment" in said[0]
+    assert any(text.startswith("Hello, this is Hill Surgery.") for text in said), said
     assert said[-1].startswith("Question 1 of 14: Are you happy to go ahead?")
     patient.press("Yes")
     assert asks(patient.latest(), "what_matters")
@@ -138,3 +138,17 @@ def test_a_red_flag_in_the_web_chat_is_signposted_with_numbers_to_tap(
     assert '<a href="tel:999">999</a>' in patient.page
     flags = json.loads(rasa.export_by_appointment(patient.appointment_id, "json"))["safety_flags"]
     assert [flag["level"] for flag in flags] == ["emergency"]
+
+
+def test_a_patient_asked_for_their_date_of_birth_by_sms_can_start_on_the_web(
+    rasa: RasaStack, tmp_path: Path
+) -> None:
+    phone, appointment_id = booked(rasa)
+    assert rasa.sms(phone, "Hi").last == question("identity").text
+    patient = WebPatient.on(rasa, tmp_path, *rasa.link_of(appointment_id), appointment_id)
+    patient.open()
+    said = patient.latest()
+    assert any(text.startswith("Hello, this is Hill Surgery.") for text in said), said
+    assert said[-1].startswith("Question 1 of 14: Are you happy to go ahead?")
+    patient.press("Yes")
+    assert asks(patient.latest(), "what_matters")

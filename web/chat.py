@@ -31,7 +31,7 @@ from careprep.preparation import messages
 from careprep.preparation.conversation import question_asked
 from careprep.preparation.link import LinkState, OpenedLink, check_link_date_of_birth, open_link
 from careprep.preparation.progress import questionnaire_of
-from careprep.preparation.questionnaire import Kind, Question, Questionnaire
+from careprep.preparation.questionnaire import Kind, Question, QuestionId, Questionnaire, question
 from careprep.record import build_record
 from careprep.record.summary import patient_copy
 from careprep.settings import Settings
@@ -92,6 +92,16 @@ def rasa_rest(rasa_url: str) -> AskRasa:
             raise RasaUnavailable(f"status {answer.status_code}")
 
     return ask
+
+
+def _under_way(lines: list[Line]) -> bool:
+    """Whether the conversation has begun past the SMS date-of-birth question.
+
+    A patient who replied HI by SMS and then opened the link has passed the web check
+    instead: the conversation is started again for them here, not left asking by SMS.
+    """
+    last = next((line for line in reversed(lines) if not line.by_patient), None)
+    return last is not None and question(QuestionId.IDENTITY).text not in last.text
 
 
 def message_html(text: str) -> Markup:
@@ -169,7 +179,7 @@ def chat_routes(
     ) -> Response:
         assert link.sender_id is not None and link.preparation_id is not None
         with session_scope(settings.database_url) as store:
-            started = bool(transcript(store, link.sender_id))
+            started = _under_way(transcript(store, link.sender_id))
         # No store session is open while Rasa answers: it writes to the same database.
         if not started and error is None:
             try:

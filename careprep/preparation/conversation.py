@@ -320,6 +320,8 @@ def _read_reply(
 ) -> Turn:
     if preparation is None:
         return Turn(conversation.with_answers({asked.id: None}))
+    if asked.kind is Kind.DATE and conversation.channel is not Channel.SMS:
+        return _identity_from_the_link(preparation, conversation, zone)
     if asked.kind is Kind.DATE:
         return _check_identity(session, preparation, conversation, text, zone, quiet)
     if asked.kind is Kind.GOALS:
@@ -334,6 +336,21 @@ def _read_reply(
     record_answer(session, preparation, asked.id, value, text, conversation.channel.stored)
     answered = conversation.with_answers({asked.id: value, **_changed(conversation, asked.id)})
     return Turn(answered, recorded=Recorded(asked.id, value))
+
+
+def _identity_from_the_link(
+    preparation: Preparation, conversation: Conversation, zone: str
+) -> Turn:
+    """Carry on in the web chat a conversation whose SMS side was still asking who this is.
+
+    The web chat checks the date of birth itself, before it sends anything to the
+    assistant, so the question asked by SMS is answered by that check, not by this reply.
+    """
+    confirmed = True if preparation.identity_verified_at is not None else None
+    return _say(
+        conversation.with_answers({QuestionId.IDENTITY: confirmed}),
+        messages.WELCOME_BACK if preparation.answers else introduction(preparation, zone),
+    )
 
 
 def _check_identity(
