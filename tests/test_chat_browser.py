@@ -90,6 +90,18 @@ class Chat:
         self.page.fill("#reply", text)
         self._send(lambda: self.page.click("#send"))
 
+    def say_with_the_keyboard(self, text: str) -> None:
+        """Type in the reply box, Tab to Send, press Enter: no mouse."""
+        self.page.focus("#reply")
+        self.page.keyboard.type(text)
+
+        def send() -> None:
+            self.page.keyboard.press("Tab")
+            assert self.page.evaluate("() => document.activeElement.id") == "send"
+            self.page.keyboard.press("Enter")
+
+        self._send(send)
+
     def press(self, value: str) -> None:
         self._send(lambda: self.page.click(f'button[name="message"][value="{value}"]'))
 
@@ -144,7 +156,7 @@ def test_a_whole_preparation_at_320_px(
         chat.press("PAUSE")
         chat.say("hello")
         assert chat.latest()[0] == messages.WELCOME_BACK
-        chat.say("No pain and a visit from my son")
+        chat.say_with_the_keyboard("No pain and a visit from my son")
         chat.say("Walk to the shops without stopping")
         chat.say("no")
         assert chat.asks("topics")

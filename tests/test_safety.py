@@ -23,6 +23,7 @@ from careprep.safety import (
 )
 from careprep.safety.corpus import Half, examples, half_of, legacy_examples, written_examples
 from careprep.safety.evaluate import TARGET, Report, evaluate, floor, table
+from careprep.safety.evaluate import main as evaluate_main
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY_TRIGGERS = [
@@ -34,11 +35,19 @@ def test_the_corpus_is_big_enough_and_covers_every_level_in_both_halves() -> Non
     written = written_examples()
     assert sum(example.is_red_flag for example in written) >= 400
     assert sum(not example.is_red_flag for example in written) >= 400
-    for half in Half:
+    for half in (Half.DEVELOPMENT, Half.HELD_OUT):
         levels = Counter(example.level for example in examples(half))
         for level in SEVERITY:
             assert levels[level.value] >= 50, (half, level, levels)
         assert levels["none"] >= 200, (half, levels)
+
+
+def test_a_blind_batch_waiting_unseen_is_in_neither_half_and_its_misses_are_not_listed() -> None:
+    unseen = {example.text for example in examples(Half.UNSEEN)}
+    split = {example.text for example in written_examples() + legacy_examples()}
+    assert not unseen & split, "a batch in corpus/unseen/ must not be read or trained on yet"
+    with pytest.raises(SystemExit):
+        evaluate_main(["--unseen", "--misses"])
 
 
 def test_the_split_is_fixed_by_the_seed_and_the_halves_do_not_overlap() -> None:

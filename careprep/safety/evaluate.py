@@ -177,8 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", help="list only this level's misses and alarms")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--batch", type=int, help="only the messages of this batch")
+    parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="measure the blind batch in corpus/unseen/ whole (figures only, never misses)",
+    )
     args = parser.parse_args(argv)
+    if args.unseen and args.misses:
+        parser.error("an unseen batch's misses are not listed: it must stay unread until split")
     halves = [Half.DEVELOPMENT, Half.HELD_OUT] if args.half == "both" else [Half(args.half)]
+    if args.unseen:
+        halves = [Half.UNSEEN]
     reports = [evaluate(half, NETS[args.net], args.batch) for half in halves]
     if args.json:
         print(json.dumps([report.figures() for report in reports], indent=2))

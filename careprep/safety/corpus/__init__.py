@@ -34,6 +34,16 @@ class Half(str, Enum):
 
     DEVELOPMENT = "development"
     HELD_OUT = "heldout"
+    UNSEEN = "unseen"
+    """A new batch in ``unseen/``: not split yet, never read by a rule writer, counted whole."""
+
+
+UNSEEN_DIR = CORPUS_DIR / "unseen"
+"""A batch written blind and not yet added to the corpus: measured whole, before any tuning.
+
+Once measured (``python -m careprep.safety.evaluate --unseen``) and its figures written
+down, its files move into this folder's parent and into ``WRITTEN_FILES``, where the
+fixed-seed split takes half of it for the development of the next rules."""
 
 
 @dataclass(frozen=True)
@@ -110,12 +120,23 @@ def legacy_examples() -> tuple[Example, ...]:
     return tuple(examples)
 
 
+def unseen_examples() -> tuple[Example, ...]:
+    """Return the messages of the batch waiting in ``unseen/`` (none once it has moved)."""
+    found: list[Example] = []
+    for path in sorted(UNSEEN_DIR.glob("*.yml")):
+        for entry in yaml.safe_load(path.read_text())["messages"]:
+            found.append(Example(entry["text"], entry["level"], entry["topic"], path.stem))
+    return tuple(found)
+
+
 def examples(half: Half) -> tuple[Example, ...]:
     """Return one half of the corpus.
 
     The legacy phrases belong to the development half, and so does a written
     message that repeats one word for word: the rules have seen it.
     """
+    if half is Half.UNSEEN:
+        return unseen_examples()
     legacy = legacy_examples()
     seen = {example.text for example in legacy}
     chosen = tuple(
