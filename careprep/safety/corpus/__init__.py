@@ -82,6 +82,9 @@ WRITTEN_FILES = {
     "batch3_safeguarding_mixed.yml": 3,
     "batch3_everyday_hard.yml": 3,
     "batch3_everyday_answers.yml": 3,
+    "batch4_emergency_urgent.yml": 4,
+    "batch4_mental_health_safeguarding.yml": 4,
+    "batch4_everyday.yml": 4,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
