@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,16 +27,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CAREPREP = str(Path(sys.executable).with_name("careprep"))
 
 
-def up(tmp_path: Path, ports: Ports) -> subprocess.Popen[str]:
-    train_if_needed(ROOT)
-    env = {
+def environment(tmp_path: Path, ports: Ports) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'careprep.db'}",
         "CAREPREP_VAR_DIR": str(tmp_path / "var"),
         "CAREPREP_RASA_PORT": str(ports.rasa),
         "CAREPREP_ACTIONS_PORT": str(ports.actions),
         "CAREPREP_WEB_PORT": str(ports.web),
+        "CAREPREP_WEB_URL": f"http://localhost:{ports.web}",
     }
+
+
+def up(tmp_path: Path, ports: Ports) -> subprocess.Popen[str]:
+    train_if_needed(ROOT)
+    env = environment(tmp_path, ports)
     return subprocess.Popen(
         [CAREPREP, "up"],
         cwd=ROOT,
@@ -101,6 +108,28 @@ def wait_for_line(process: subprocess.Popen[str], wanted: str, seconds: float) -
     return seen
 
 
+def web_chat_opened(tmp_path: Path, ports: Ports) -> str:
+    """Book an appointment, open its link, pass the date-of-birth check; return the chat page.
+
+    The web app finds the Rasa server from the ports ``careprep up`` was given.
+    """
+    booked = subprocess.run(
+        [CAREPREP, "appointment", "add", "--practice", "Hill Surgery", "--patient-name",
+         "Ann Example", "--phone", "07700 900123", "--dob", "1950-02-03", "--at",
+         "2099-12-10T10:30"],
+        env=environment(tmp_path, ports), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    link = json.loads(booked.stdout)["invite_url"]
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with browser.open(link, timeout=30) as page:
+        form = page.read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert csrf, form
+    fields = {"day": "3", "month": "2", "year": "1950", "csrf_token": csrf.group(1)}
+    with browser.open(f"{link}/check", urllib.parse.urlencode(fields).encode(), 60) as page:
+        return str(page.read().decode())
+
+
 def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     ports = Ports.free()
     process = up(tmp_path, ports)
@@ -115,6 +144,7 @@ def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             reply = json.loads(response.read())
         assert "can't find an invitation" in reply[0]["text"]
         assert answers(f"http://localhost:{ports.web}/health")
+        assert "Question 1 of 14" in web_chat_opened(tmp_path, ports)
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
