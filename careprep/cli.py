@@ -127,6 +127,17 @@ def cmd_flags(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_practice_set(args: argparse.Namespace, settings: Settings) -> int:
+    """Change a practice's messaging settings and print them all as JSON."""
+    from careprep.clinic.practices import MessagingChange, describe_messaging, set_messaging
+
+    change = MessagingChange(args.quiet_hours, args.invite_days, args.nudge_days, args.send_rate)
+    with session_scope(settings.database_url) as session:
+        practice = set_messaging(session, args.practice, change)
+        print(json.dumps(describe_messaging(practice)))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     """Start the Rasa server, the action server, the web app and the worker."""
     from careprep.supervisor import run_everything
@@ -140,7 +151,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from integrations.sms.sender import SmsSender
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return run_worker(settings.database_url, SmsSender(settings), once=args.once)
+    return run_worker(
+        settings.database_url, SmsSender(settings), once=args.once, zone=settings.timezone
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     padd.add_argument("--email", required=True)
     padd.add_argument("--role", default="clinician", choices=("clinician", "admin"))
     padd.set_defaults(run=cmd_practitioner_add)
+
+    practice = commands.add_parser("practice", help="practices").add_subparsers(
+        dest="practice_command", required=True
+    )
+    pset = practice.add_parser("set", help="set a practice's messaging settings")
+    pset.add_argument("--practice", required=True)
+    pset.add_argument(
+        "--quiet-hours", help="no messages between these local times, HH:MM-HH:MM, or none"
+    )
+    pset.add_argument("--invite-days", type=int, help="days before the appointment to invite")
+    pset.add_argument("--nudge-days", type=int, help="days before to nudge an unfinished one")
+    pset.add_argument("--send-rate", type=int, help="messages a second at most")
+    pset.set_defaults(run=cmd_practice_set)
 
     export = commands.add_parser("export", help="print a pre-consultation record")
     export.add_argument("appointment_id", type=int)

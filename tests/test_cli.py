@@ -264,6 +264,41 @@ def test_flags_errors(tmp_path: Path) -> None:
     assert practice.returncode != 0 and "no practice called 'Nowhere'" in practice.stderr
 
 
+def test_practice_set_changes_the_messaging_settings_and_refuses_bad_ones(
+    database_url: str, tmp_path: Path
+) -> None:
+    add(database_url, tmp_path)
+    changed = careprep(
+        database_url, tmp_path, "practice", "set", "--practice", "Hill Surgery",
+        "--quiet-hours", "21:30-08:00", "--invite-days", "10", "--send-rate", "5",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == {
+        "practice": "Hill Surgery",
+        "quiet_hours": "21:30-08:00",
+        "sundays": "no messages",
+        "invite_days": 10,
+        "nudge_days": 2,
+        "send_rate": 5,
+    }
+    for wrong, reason in [
+        (["--quiet-hours", "9pm-8am"], "HH:MM-HH:MM on the 24-hour clock, or none"),
+        (["--quiet-hours", "25:00-08:00"], "HH:MM-HH:MM"),
+        (["--invite-days", "-1"], "--invite-days must be a whole number of days from 0 to 60"),
+        (["--nudge-days", "11"], "--nudge-days <= --invite-days"),
+        (["--send-rate", "0"], "--send-rate must be from 1 to 100"),
+    ]:
+        refused = careprep(
+            database_url, tmp_path, "practice", "set", "--practice", "Hill Surgery", *wrong
+        )
+        assert refused.returncode == 2 and reason in refused.stderr, (wrong, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
+    unknown = careprep(database_url, tmp_path, "practice", "set", "--practice", "Nowhere")
+    assert unknown.returncode == 2 and "no practice called 'Nowhere'" in unknown.stderr
+    kept = careprep(database_url, tmp_path, "practice", "set", "--practice", "Hill Surgery")
+    assert json.loads(kept.stdout)["quiet_hours"] == "21:30-08:00", "a refused change keeps the old"
+
+
 def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -271,6 +306,18 @@ def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     from careprep.store.models import OutboxMessage, Preparation
 
     appointment_id = json.loads(add(database_url, tmp_path).stdout)["appointment_id"]
+    # Sent now, whatever the hour or the day (quiet hours have tests of their own).
+    quiet = careprep(
+        database_url,
+        tmp_path,
+        "practice",
+        "set",
+        "--practice",
+        "Hill Surgery",
+        "--quiet-hours",
+        "none",
+    )
+    assert quiet.returncode == 0, quiet.stderr
     worker = careprep(database_url, tmp_path, "worker", "--once")
     assert worker.returncode == 0 and "1 messages handled" in worker.stdout
     with session_scope(database_url) as session:

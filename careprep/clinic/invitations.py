@@ -13,9 +13,6 @@ from careprep.store.models import Appointment, OutboxMessage, utcnow
 INVITATION = "invitation"
 """The outbox kind of an invitation."""
 
-DAYS_BEFORE = 7
-"""Invitations go out this long before the appointment (at once if it is sooner)."""
-
 
 def chat_link(web_url: str, appointment: Appointment) -> str:
     """Return the invitation link that opens the patient's web chat."""
@@ -34,13 +31,19 @@ def invitation_text(appointment: Appointment, zone: str, web_url: str) -> str:
 def queue_invitation(
     session: Session, appointment: Appointment, zone: str, web_url: str
 ) -> OutboxMessage:
-    """Put the invitation (reply by text, or open the web link) in the outbox, due DAYS_BEFORE."""
+    """Queue the invitation (reply by text, or open the link), due ``invite_days`` before.
+
+    The practice's ``invite_days`` before the appointment, or at once if that has passed;
+    its quiet hours apply when the worker sends it.
+    """
     invitation = OutboxMessage(
         patient_id=appointment.patient_id,
         preparation_id=appointment.preparation.id,
         kind=INVITATION,
         body=invitation_text(appointment, zone, web_url),
-        due_at=max(utcnow(), appointment.starts_at - timedelta(days=DAYS_BEFORE)),
+        due_at=max(
+            utcnow(), appointment.starts_at - timedelta(days=appointment.practice.invite_days)
+        ),
     )
     session.add(invitation)
     return invitation

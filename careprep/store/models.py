@@ -78,6 +78,16 @@ class Practice(Base):
     __tablename__ = "practice"
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, unique=True)
+    quiet_hours = Column(
+        String(11), nullable=False, default="20:00-09:00", server_default="20:00-09:00"
+    )
+    """No messages between these local times ("HH:MM-HH:MM"), or "none"; never on Sundays."""
+    invite_days = Column(Integer, nullable=False, default=7, server_default="7")
+    """Days before the appointment that the invitation is sent."""
+    nudge_days = Column(Integer, nullable=False, default=2, server_default="2")
+    """Days before the appointment that an unfinished preparation is nudged."""
+    send_rate = Column(Integer, nullable=False, default=10, server_default="10")
+    """Messages a second at most (one UK long code takes 10)."""
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
