@@ -26,14 +26,19 @@ def asks(texts: list[str], question_id: str) -> bool:
     return any(question(question_id).text in text for text in texts)
 
 
-def test_a_whole_preparation_in_the_web_chat(rasa: RasaStack, tmp_path: Path) -> None:
-    patient = WebPatient.booked(rasa, tmp_path, name="Wendy Web")
+def opened_and_started(patient: WebPatient) -> None:
+    """Open the link, pass the check, see the introduction and the first question, say yes."""
     patient.open()
     said = patient.latest()
     assert any(text.startswith("Hello, this is Hill Surgery.") for text in said), said
     assert said[-1].startswith("Question 1 of 14: Are you happy to go ahead?")
     patient.press("Yes")
     assert asks(patient.latest(), "what_matters")
+
+
+def test_a_whole_preparation_in_the_web_chat(rasa: RasaStack, tmp_path: Path) -> None:
+    patient = WebPatient.booked(rasa, tmp_path, name="Wendy Web")
+    opened_and_started(patient)
     for text, following in [
         ("My grandchildren and my garden", "going_well"),
         ("I walk to church every Sunday", "not_going_well"),
@@ -146,9 +151,4 @@ def test_a_patient_asked_for_their_date_of_birth_by_sms_can_start_on_the_web(
     phone, appointment_id = booked(rasa)
     assert rasa.sms(phone, "Hi").last == question("identity").text
     patient = WebPatient.on(rasa, tmp_path, *rasa.link_of(appointment_id), appointment_id)
-    patient.open()
-    said = patient.latest()
-    assert any(text.startswith("Hello, this is Hill Surgery.") for text in said), said
-    assert said[-1].startswith("Question 1 of 14: Are you happy to go ahead?")
-    patient.press("Yes")
-    assert asks(patient.latest(), "what_matters")
+    opened_and_started(patient)

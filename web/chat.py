@@ -31,13 +31,20 @@ from careprep.preparation import messages
 from careprep.preparation.conversation import question_asked
 from careprep.preparation.link import LinkState, OpenedLink, check_link_date_of_birth, open_link
 from careprep.preparation.progress import questionnaire_of
-from careprep.preparation.questionnaire import Kind, Question, QuestionId, Questionnaire, question
+from careprep.preparation.questionnaire import (
+    Kind,
+    Question,
+    QuestionId,
+    Questionnaire,
+    numbered,
+    question,
+)
 from careprep.record import build_record
 from careprep.record.summary import patient_copy
 from careprep.settings import Settings
 from careprep.store import session_scope
 from careprep.store.models import Preparation, PreparationStatus
-from web.security import WebSession, csrf_ok, same_origin
+from web.security import form_from_this_site, web_session
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +121,7 @@ def message_html(text: str) -> Markup:
 
 def _without_numbered_options(text: str, options: tuple[str, ...]) -> str:
     """Drop the "1 Medicines" lines of a choice the page shows as checkboxes."""
-    shown = {f"{number} {option}" for number, option in enumerate(options, start=1)}
+    shown = set(numbered(options).split("\n"))
     return "\n".join(line for line in text.split("\n") if line not in shown)
 
 
@@ -150,14 +157,15 @@ def chat_routes(
     ask = ask_rasa or rasa_rest(settings.rasa_url)
     templates.env.filters["message_html"] = message_html
 
-    def web(request: Request) -> WebSession:
-        session: WebSession = request.state.web
-        return session
-
     def page(
         request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
     ) -> Response:
-        values = {"who": None, "csrf": web(request).csrf, "chat_page": True, **(context or {})}
+        values = {
+            "who": None,
+            "csrf": web_session(request).csrf,
+            "chat_page": True,
+            **(context or {}),
+        }
         return templates.TemplateResponse(request, name, values, status_code=status)
 
     def closed(request: Request, link: OpenedLink) -> Response:
@@ -227,7 +235,7 @@ def chat_routes(
         link = opened(token)
         if link.state is not LinkState.OPEN:
             return closed(request, link)
-        if web(request).chat != link.preparation_id:
+        if web_session(request).chat != link.preparation_id:
             return page(request, "chat/check.html", {"token": token})
         return chat_page(request, token, link)
 
@@ -241,7 +249,7 @@ def chat_routes(
         year: str = Form(""),
     ) -> Response:
         """Check the date of birth; three wrong ones lock the link and tell the practice."""
-        if not same_origin(request) or not csrf_ok(web(request), csrf_token):
+        if not form_from_this_site(request, csrf_token):
             return _forbidden(request)
         link = opened(token)
         if link.state is not LinkState.OPEN or link.preparation_id is None:
@@ -254,12 +262,9 @@ def chat_routes(
         if tried.check.locked:
             return page(request, "chat/locked.html", {"practice": link.practice}, 403)
         if not tried.check.confirmed:
-            left = tried.check.tries_left
-            wrong = messages.IDENTITY_WRONG.format(
-                tries=left, tries_word="try" if left == 1 else "tries"
-            )
+            wrong = messages.identity_wrong(tried.check.tries_left)
             return page(request, "chat/check.html", {**context, "error": wrong}, 400)
-        request.state.web = web(request).chatting_in(link.preparation_id)
+        request.state.web = web_session(request).chatting_in(link.preparation_id)
         return RedirectResponse(f"/chat/{token}", status_code=303)
 
     @router.post("/{token}")
@@ -274,12 +279,12 @@ def chat_routes(
     ) -> Response:
         """Send the patient's reply: a button's value, the boxes ticked, or what they typed."""
         partial = PARTIAL in request.headers
-        if not same_origin(request) or not csrf_ok(web(request), csrf_token):
+        if not form_from_this_site(request, csrf_token):
             return _forbidden(request, partial)
         link = opened(token)
         if link.state is not LinkState.OPEN:
             return closed(request, link)
-        if web(request).chat != link.preparation_id or link.sender_id is None:
+        if web_session(request).chat != link.preparation_id or link.sender_id is None:
             return RedirectResponse(f"/chat/{token}", status_code=303)
         ticked = [number for number in choice if number.isdigit()]
         text = (message or " ".join([*ticked, typed.strip()])).strip()
@@ -315,7 +320,9 @@ def chat_routes(
         with session_scope(settings.database_url) as store:
             lines = transcript(store, link.sender_id)
             context = _chat_context(store, link, lines)
-        context.update({"token": token, "csrf": web(request).csrf, "error": None, "typed": ""})
+        context.update(
+            {"token": token, "csrf": web_session(request).csrf, "error": None, "typed": ""}
+        )
         entries = templates.get_template("chat/_entries.html").render(
             {**context, "lines": [pair for pair in context["lines"] if pair[0].event_id > after]}
         )

@@ -36,7 +36,7 @@ from careprep.safety.flags import handle_flag
 from careprep.settings import Settings
 from careprep.store import session_scope
 from careprep.store.models import Practice, SafetyFlag
-from web.security import WebSession, csrf_ok, same_origin
+from web.security import WebSession, form_from_this_site, web_session
 
 SIGN_IN_FAILED = (
     "The e-mail address or password is not right, or the account is locked for a while "
@@ -55,14 +55,10 @@ def clinic_routes(
     """Return the portal's routes for a store and its settings."""
     router = APIRouter(prefix="/clinic")
 
-    def web(request: Request) -> WebSession:
-        session: WebSession = request.state.web
-        return session
-
     def page(
         request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
     ) -> Response:
-        session = web(request)
+        session = web_session(request)
         notice, session.notice = session.notice, None
         values = {
             "who": session.who,
@@ -75,21 +71,21 @@ def clinic_routes(
 
     def go(request: Request, path: str, notice: str | None = None) -> RedirectResponse:
         if notice:
-            web(request).notice = notice
+            web_session(request).notice = notice
         return RedirectResponse(path, status_code=303)
 
     def signed_in(request: Request, store: Session, admin: bool = False) -> SignedIn:
-        who = web(request).who
+        who = web_session(request).who
         current = still_allowed(store, who) if who else None
         if current is None:
-            web(request).who = None
+            web_session(request).who = None
             raise SignInNeeded
         if admin and not current.is_admin:
             raise HTTPException(403, "Only a practice admin can open this page.")
         return current
 
     def checked(request: Request, csrf_token: str) -> None:
-        if not same_origin(request) or not csrf_ok(web(request), csrf_token):
+        if not form_from_this_site(request, csrf_token):
             raise HTTPException(
                 403,
                 "This form has expired or did not come from this site. "
@@ -99,7 +95,7 @@ def clinic_routes(
     @router.get("")
     def start(request: Request) -> Response:
         """Show the sign-in form, or the appointment list to someone signed in."""
-        if web(request).who:
+        if web_session(request).who:
             return go(request, "/clinic/appointments")
         return page(request, "clinic/sign_in.html")
 
@@ -118,14 +114,14 @@ def clinic_routes(
             return page(
                 request, "clinic/sign_in.html", {"error": SIGN_IN_FAILED, "email": email[:320]}, 200
             )
-        request.state.web = web(request).signed_in_as(who)
+        request.state.web = web_session(request).signed_in_as(who)
         return go(request, "/clinic/appointments")
 
     @router.post("/logout")
     def sign_out_page(request: Request, csrf_token: str = Form("")) -> Response:
         """Sign out here and everywhere else: a new, empty session."""
         checked(request, csrf_token)
-        who = web(request).who
+        who = web_session(request).who
         if who is not None:
             with session_scope(settings.database_url) as store:
                 sign_out(store, who, clock())

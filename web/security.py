@@ -128,6 +128,17 @@ def csrf_ok(session: WebSession, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf, str(token))
 
 
+def web_session(request: Request) -> WebSession:
+    """Return the session the middleware loaded for this request (saved with its response)."""
+    session: WebSession = request.state.web
+    return session
+
+
+def form_from_this_site(request: Request, token: str | None) -> bool:
+    """Whether a form post carries this session's CSRF token and comes from this site."""
+    return same_origin(request) and csrf_ok(web_session(request), token)
+
+
 def same_origin(request: Request) -> bool:
     """Whether a post comes from this site: an Origin header, when sent, must be ours."""
     origin = request.headers.get("origin")

@@ -376,10 +376,9 @@ def _check_identity(
         )
     if result.locked:
         return _say(replace(unconfirmed, identity_locked=True), messages.IDENTITY_LOCKED)
-    tries_word = "try" if result.tries_left == 1 else "tries"
     return _say(
         unconfirmed,
-        messages.IDENTITY_WRONG.format(tries=result.tries_left, tries_word=tries_word),
+        messages.identity_wrong(result.tries_left),
     )
 
 

@@ -115,6 +115,13 @@ NOT_FOUND_BY_SMS = (
 )
 IDENTITY_CONFIRMED = "Thank you, that matches our records."
 IDENTITY_WRONG = "Sorry, that does not match our records. You have {tries} more {tries_word} left."
+
+
+def identity_wrong(tries_left: int) -> str:
+    """Return the reply to a wrong date of birth, with the tries left."""
+    return IDENTITY_WRONG.format(tries=tries_left, tries_word="try" if tries_left == 1 else "tries")
+
+
 IDENTITY_LOCKED = (
     "Sorry, we could not confirm who you are, so we have stopped here. "
     "We have told your practice, and they will contact you. " + URGENT_HELP
