@@ -85,6 +85,10 @@ WRITTEN_FILES = {
     "batch4_emergency_urgent.yml": 4,
     "batch4_mental_health_safeguarding.yml": 4,
     "batch4_everyday.yml": 4,
+    "batch5_emergency_urgent.yml": 5,
+    "batch5_mental_health_safeguarding.yml": 5,
+    "batch5_everyday_hard.yml": 5,
+    "batch5_everyday_answers.yml": 5,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
