@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from careprep.clinic.appointments import (
@@ -14,8 +15,10 @@ from careprep.clinic.appointments import (
     NewAppointment,
     add_appointment,
     add_practitioner,
+    cancel_booking,
     describe_appointment,
     import_appointments,
+    move_booking,
 )
 from careprep.clinic.audit import command_line_actor, record_access
 from careprep.record import build_record, for_practice
@@ -55,6 +58,23 @@ def cmd_appointment_add(args: argparse.Namespace, settings: Settings) -> int:
             invite_from=settings.web_url,
         )
         print(json.dumps(describe_appointment(appointment, settings.web_url, created)))
+    return 0
+
+
+def cmd_appointment_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Cancel an appointment and the messages still to go to the patient about it."""
+    with session_scope(settings.database_url) as session:
+        print(json.dumps(cancel_booking(session, args.appointment_id, args.reason)))
+    return 0
+
+
+def cmd_appointment_move(args: argparse.Namespace, settings: Settings) -> int:
+    """Move an appointment; its invitation, nudge and review reminders move with it."""
+    with session_scope(settings.database_url) as session:
+        appointment = move_booking(
+            session, args.appointment_id, args.at, settings.timezone, settings.web_url
+        )
+        print(json.dumps(describe_appointment(appointment, settings.web_url, created=False)))
     return 0
 
 
@@ -147,13 +167,19 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Send the messages that are due."""
-    from careprep.messaging.worker import run_worker
+    from careprep.messaging.worker import SEND_LEASE, Dispatch, run_worker
     from integrations.sms.sender import SmsSender
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return run_worker(
-        settings.database_url, SmsSender(settings), once=args.once, zone=settings.timezone
+    if args.lease is not None and args.lease < 1:
+        raise CliError("--lease must be at least 1 second")
+    dispatch = Dispatch(
+        zone=settings.timezone,
+        web_url=settings.web_url,
+        rate_limited=not args.no_rate_limit,
+        lease=timedelta(seconds=args.lease) if args.lease else SEND_LEASE,
     )
+    return run_worker(settings.database_url, SmsSender(settings), once=args.once, dispatch=dispatch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--at", required=True, help="ISO 8601 time, e.g. 2026-12-01T10:30")
     add.add_argument("--practitioner", help="email of the practitioner")
     add.set_defaults(run=cmd_appointment_add)
+    cancel = appointment.add_parser("cancel", help="cancel an appointment and its messages")
+    cancel.add_argument("appointment_id", type=int)
+    cancel.add_argument("--reason", default="", help="why (kept with the appointment)")
+    cancel.set_defaults(run=cmd_appointment_cancel)
+    move = appointment.add_parser("move", help="move an appointment to a new time")
+    move.add_argument("appointment_id", type=int)
+    move.add_argument("--at", required=True, help="the new time, ISO 8601")
+    move.set_defaults(run=cmd_appointment_move)
     bulk = appointment.add_parser("import", help="add appointments from a CSV file")
     bulk.add_argument("file", help="columns: practice,patient_name,phone,dob,at[,practitioner]")
     bulk.set_defaults(run=cmd_appointment_import)
@@ -222,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="send due messages")
     worker.add_argument("--once", action="store_true", help="send what is due, then exit")
+    worker.add_argument(
+        "--lease",
+        type=int,
+        metavar="SECONDS",
+        help="how long a claim holds before another worker takes the message back (600)",
+    )
+    worker.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="ignore the practices' send rates (only for benchmarks against a local endpoint)",
+    )
     worker.set_defaults(run=cmd_worker)
     return parser
 

@@ -321,8 +321,9 @@ def test_booking_queues_the_invitation_and_the_worker_logs_it_without_twilio(
     worker = careprep(database_url, tmp_path, "worker", "--once")
     assert worker.returncode == 0 and "1 messages handled" in worker.stdout
     with session_scope(database_url) as session:
-        (invitation,) = session.query(OutboxMessage).all()
+        invitation, nudge = session.query(OutboxMessage).order_by(OutboxMessage.due_at).all()
         assert invitation.kind == "invitation" and invitation.state == "logged"
+        assert nudge.kind == "nudge" and nudge.state == "pending", "the nudge is not due yet"
         assert session.get(Preparation, invitation.preparation_id).appointment_id == appointment_id
         assert "Hill Surgery" in invitation.body and "reply HI" in invitation.body
         assert "999" in invitation.body and "not read in real time" in invitation.body

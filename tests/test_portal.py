@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from careprep.clinic.appointments import add_practitioner
 from careprep.clinic.audit import record_access
-from careprep.clinic.invitations import queue_invitation
+from careprep.messaging.reminders import schedule
 from careprep.safety.flags import raise_flag
 from careprep.settings import Settings
 from careprep.store import session_scope
@@ -85,10 +85,8 @@ def practice(settings: Settings) -> Practice:
         raise_flag(session, unshared.preparation, "mental_health", "no way out of this", None)
         not_started = book(session, name="Dan Waiting")
         invited = book(session, name="Fay Invited")
-        queue_invitation(
-            session, not_started, "Europe/London", settings.web_url
-        )  # due, not sent yet
-        queue_invitation(session, invited, "Europe/London", settings.web_url).state = "sent"
+        schedule(session, not_started, "Europe/London", settings.web_url)  # due, not sent yet
+        schedule(session, invited, "Europe/London", settings.web_url)[0].state = "sent"
         elsewhere = book(session, practice="Vale Practice", name="Eve Elsewhere")
         prepare(session, elsewhere)
         other_flag = raise_flag(session, elsewhere.preparation, "urgent", "dizzy", None)

@@ -10,7 +10,7 @@ import pytest
 
 from careprep.messaging.schedule import BadQuietHours, QuietHours, next_allowed
 from careprep.messaging.sender import SendResult
-from careprep.messaging.worker import dispatch_due
+from careprep.messaging.worker import Dispatch, dispatch_due
 from careprep.store import session_scope
 from careprep.store.models import OutboxMessage
 from tests.factories import book
@@ -104,14 +104,21 @@ def test_the_worker_holds_a_message_due_in_quiet_hours_until_they_end(
         session.flush()
         message_id = message.id
     night = london("2026-12-08 21:05")
-    assert dispatch_due(database_url, Unconfigured(), clock=lambda: night) == 1
+    assert dispatch_due(database_url, Unconfigured(), dispatch=Dispatch(clock=lambda: night)) == 1
     with session_scope(database_url) as session:
         held = session.get(OutboxMessage, message_id)
         assert held.state == "pending"
         assert held.due_at == london("2026-12-09 09:00")
-    assert dispatch_due(database_url, Unconfigured(), clock=lambda: night + timedelta(hours=1)) == 0
+    assert (
+        dispatch_due(
+            database_url,
+            Unconfigured(),
+            dispatch=Dispatch(clock=lambda: night + timedelta(hours=1)),
+        )
+        == 0
+    )
     morning = london("2026-12-09 09:00")
-    assert dispatch_due(database_url, Unconfigured(), clock=lambda: morning) == 1
+    assert dispatch_due(database_url, Unconfigured(), dispatch=Dispatch(clock=lambda: morning)) == 1
     with session_scope(database_url) as session:
         sent = session.get(OutboxMessage, message_id)
         assert sent.state == "logged" and sent.sent_at == morning

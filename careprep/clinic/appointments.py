@@ -16,7 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careprep.clinic.invitations import chat_link, queue_invitation
+from careprep.messaging.reminders import (
+    CARE_PLANNING,
+    cancel_appointment,
+    chat_link,
+    reschedule,
+    schedule,
+)
 from careprep.store.models import (
     Appointment,
     Patient,
@@ -140,7 +146,7 @@ def add_appointment(
 
     Adding the same patient at the same time again returns the existing one,
     so an import can be run twice safely. With ``invite_from`` (the web app's address)
-    the SMS invitation, carrying the web chat link, is queued in the outbox.
+    the SMS invitation (carrying the web chat link) and the nudge are queued in the outbox.
     """
     practice = practice_named(session, request.practice)
     name = _name(request.patient_name, "patient name")
@@ -182,7 +188,7 @@ def add_appointment(
     session.add(Preparation(appointment=appointment))
     session.flush()
     if invite_from is not None:
-        queue_invitation(session, appointment, zone, invite_from)
+        schedule(session, appointment, zone, invite_from)
     return appointment, True
 
 
@@ -196,6 +202,54 @@ def describe_appointment(appointment: Appointment, web_url: str, created: bool) 
         "starts_at": appointment.starts_at.isoformat(),
         "created": created,
     }
+
+
+def booked_appointment(session: Session, appointment_id: int) -> Appointment:
+    """Return a booked care planning appointment; InputError if there is none by that id."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.kind != CARE_PLANNING:
+        raise InputError(f"there is no appointment {appointment_id}")
+    if appointment.status != "booked":
+        raise InputError(f"appointment {appointment_id} is already {appointment.status}")
+    return appointment
+
+
+MAX_REASON = 500
+
+
+def cancel_booking(session: Session, appointment_id: int, reason: str) -> dict[str, Any]:
+    """Cancel an appointment, its reviews and the messages still to go; say what was done."""
+    appointment = booked_appointment(session, appointment_id)
+    reason = " ".join(reason.split())[:MAX_REASON] or "cancelled by the practice"
+    cancelled = cancel_appointment(session, appointment, reason)
+    session.flush()
+    return {
+        "appointment_id": appointment.id,
+        "status": appointment.status,
+        "reason": reason,
+        "messages_cancelled": cancelled,
+    }
+
+
+def move_booking(
+    session: Session, appointment_id: int, at: str, zone: str, web_url: str
+) -> Appointment:
+    """Move an appointment to a new time; its waiting messages and its review move with it."""
+    appointment = booked_appointment(session, appointment_id)
+    starts_at = parse_appointment_time(at, zone)
+    clash = session.execute(
+        select(Appointment).where(
+            Appointment.patient_id == appointment.patient_id,
+            Appointment.starts_at == starts_at,
+            Appointment.id != appointment.id,
+        )
+    ).scalar_one_or_none()
+    if clash is not None:
+        raise InputError(f"the patient already has appointment {clash.id} at that time")
+    appointment.starts_at = starts_at
+    reschedule(session, appointment, zone, web_url)
+    session.flush()
+    return appointment
 
 
 CSV_COLUMNS = ("practice", "patient_name", "phone", "dob", "at")

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from careprep.clinic.invitations import INVITATION
-from careprep.messaging.outbox import OutboxState
+from careprep.messaging.reminders import CARE_PLANNING, INVITATION
+from careprep.messaging.states import OutboxState
 from careprep.preparation.progress import questionnaire_of
 from careprep.preparation.questionnaire import PREPARE
 from careprep.store.models import (
@@ -102,7 +102,7 @@ def worklist(
     start, end = _window(when, now, local)
     query = (
         select(Appointment)
-        .where(Appointment.practice_id == practice_id)
+        .where(Appointment.practice_id == practice_id, Appointment.kind == CARE_PLANNING)
         .options(joinedload(Appointment.patient), joinedload(Appointment.preparation))
     )
     if start is not None:
@@ -233,6 +233,8 @@ def appointment_of_practice(
     appointment = session.get(Appointment, appointment_id)
     if appointment is None or appointment.practice_id != practice_id:
         return None
+    if appointment.kind != CARE_PLANNING:
+        return None  # a review's record comes with the review conversation (issue 12)
     return appointment
 
 

@@ -8,28 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careprep.messaging.sender import OPTED_OUT
+from careprep.messaging.states import OutboxState
 from careprep.patients.contacts import set_opted_out
 from careprep.store.models import OutboxMessage, Patient
 
 log = logging.getLogger(__name__)
-
-
-class OutboxState:
-    """The states of an outbox message.
-
-    ``pending`` → ``sending`` (claimed by a worker) → ``sent`` (Twilio accepted it) →
-    ``delivered`` / ``undelivered`` / ``failed`` (Twilio's delivery report); or ``logged``
-    (no Twilio account), ``cancelled`` (the patient opted out) or ``failed`` (refused).
-    """
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    LOGGED = "logged"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 _FINAL_REPORTS = {

@@ -1,16 +1,23 @@
-"""The worker: sends the messages in the outbox when they are due.
+"""The worker: sends the messages in the outbox when they are due, several at a time.
 
-Each message is claimed in a short transaction (state ``sending``), sent with no transaction
-open, and its outcome recorded in another, so no lock is held while Twilio answers and a
-message already sent is not sent again because a later one went wrong. With no Twilio
-credentials a due message is marked ``logged`` and nothing is sent.
+Due messages are claimed in batches in a short transaction (state ``sending``, with a
+lease; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never claim the same one),
+then sent concurrently by a pool of threads (at most ``in_flight`` requests at once, each
+practice at most its ``send_rate`` a second) with no transaction open, and each outcome is
+recorded in a transaction of its own as soon as Twilio answers. So no lock is held while
+Twilio answers, and a message already sent is not sent again because another went wrong.
+A claim whose worker died is taken back when its lease ends (docs/messaging.md: the one
+window in which a message can go twice). With no Twilio credentials a due message is
+marked ``logged`` and nothing is sent.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,15 +26,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from careprep.clinic.practices import quiet_hours_of
-from careprep.messaging.outbox import OutboxState, record_opt_out
+from careprep.messaging.outbox import record_opt_out
+from careprep.messaging.reminders import Reason, plan_reviews, still_wanted
 from careprep.messaging.schedule import next_allowed
 from careprep.messaging.sender import Sender, SendResult
+from careprep.messaging.states import OutboxState
 from careprep.patients.contacts import is_opted_out
 from careprep.store import session_scope
 from careprep.store.models import OutboxMessage, Patient, Practice, utcnow
 
 POLL_SECONDS = 30
-BATCH = 50
+BATCH = 100
+IN_FLIGHT = 8
+"""Requests to Twilio in flight at once, whatever the practices' rates allow."""
 MAX_ATTEMPTS = 5
 """Times the worker tries a message (each try makes up to four requests) before failing it."""
 RETRY_AFTER = timedelta(minutes=1)
@@ -42,12 +53,69 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
+class Dispatch:
+    """How a worker sends: the practices' zone, the web app's address and its limits.
+
+    Attributes:
+        zone: the practices' time zone, in which quiet hours are kept.
+        web_url: the web app's address, for the links in the reviews the worker books.
+        in_flight: requests to Twilio at once.
+        batch: messages claimed in one transaction.
+        lease: how long a claim holds before another worker may take the message back.
+        rate_limited: hold each practice to its ``send_rate`` (off only for benchmarks).
+        clock: where the time is read.
+
+    """
+
+    zone: str = "Europe/London"
+    web_url: str = "http://localhost:8000"
+    in_flight: int = IN_FLIGHT
+    batch: int = BATCH
+    lease: timedelta = SEND_LEASE
+    rate_limited: bool = True
+    clock: Clock = utcnow
+
+
+@dataclass(frozen=True)
 class Claim:
     """A message claimed for sending, with what sending needs."""
 
     message_id: int
     to: str
     body: str
+    practice_id: int
+    send_rate: int
+
+
+class RateLimiter:
+    """Spaces each practice's sends ``1 / send_rate`` seconds apart, across threads.
+
+    So no practice has more than ``send_rate`` messages leave in any one second.
+    """
+
+    def __init__(
+        self,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def slot(self, practice_id: int, rate: int) -> float:
+        """Book the practice's next free moment (``monotonic`` time) and return it."""
+        with self._lock:
+            now = self._monotonic()
+            moment = max(now, self._next.get(practice_id, now))
+            self._next[practice_id] = moment + 1 / rate
+        return moment
+
+    def wait(self, practice_id: int, rate: int) -> None:
+        """Return when the practice may send its next message."""
+        delay = self.slot(practice_id, rate) - self._monotonic()
+        if delay > 0:
+            self._sleep(delay)
 
 
 def due_messages(
@@ -67,19 +135,31 @@ def due_messages(
     return list(session.execute(query).scalars())
 
 
-def _claim(session: Session, message: OutboxMessage, zone: str, now: datetime) -> Claim | None:
+def _cancel(message: OutboxMessage, reason: str) -> None:
+    message.state = OutboxState.CANCELLED
+    message.cancelled_reason = reason
+    log.info("outbox message %s (%s) cancelled: %s", message.id, message.kind, reason)
+
+
+def _claim(
+    session: Session, message: OutboxMessage, dispatch: Dispatch, now: datetime
+) -> Claim | None:
     """Mark a due message ``sending``; None if it is not to be sent now.
 
-    A message to a number that opted out is ``cancelled``; one that falls in the practice's
-    quiet hours or on a Sunday waits, ``pending``, until the next allowed minute.
+    A message to a number that opted out, or one no longer needed (a nudge after the
+    preparation is complete), is ``cancelled`` with the reason; one that falls in the
+    practice's quiet hours or on a Sunday waits, ``pending``, until the next allowed minute.
     """
     patient = session.get(Patient, message.patient_id)
     if is_opted_out(session, patient.phone):
-        message.state = OutboxState.CANCELLED
-        message.last_error = "patient opted out of text messages"
-        log.info("outbox message %s (%s) cancelled: opted out", message.id, message.kind)
+        _cancel(message, Reason.OPTED_OUT)
         return None
-    allowed = next_allowed(now, quiet_hours_of(session.get(Practice, patient.practice_id)), zone)
+    unwanted = still_wanted(session, message)
+    if unwanted is not None:
+        _cancel(message, unwanted)
+        return None
+    practice = session.get(Practice, patient.practice_id)
+    allowed = next_allowed(now, quiet_hours_of(practice), dispatch.zone)
     if allowed > now:
         message.state = OutboxState.PENDING
         message.due_at = allowed
@@ -87,8 +167,8 @@ def _claim(session: Session, message: OutboxMessage, zone: str, now: datetime) -
         return None
     message.state = OutboxState.SENDING
     message.attempts += 1
-    message.due_at = now + SEND_LEASE
-    return Claim(message.id, patient.phone, message.body)
+    message.due_at = now + dispatch.lease
+    return Claim(message.id, patient.phone, message.body, practice.id, practice.send_rate)
 
 
 def _record_result(session: Session, message_id: int, result: SendResult, now: datetime) -> None:
@@ -125,48 +205,74 @@ def _describe(result: SendResult) -> str:
     return f"Twilio error {result.error_code}: {result.error_message}"
 
 
-def dispatch_next(
-    database_url: str, sender: Sender, zone: str = "Europe/London", clock: Clock = utcnow
-) -> bool:
-    """Claim the next due message and deal with it; return False when none is due.
-
-    ``zone`` is the practices' time zone, in which their quiet hours are kept.
-    """
+def claim_batch(database_url: str, dispatch: Dispatch, size: int) -> tuple[int, list[Claim]]:
+    """Claim up to ``size`` due messages; return how many were due and those to send now."""
+    now = dispatch.clock()
     with session_scope(database_url) as session:
-        due = due_messages(session, limit=1, now=clock())
-        if not due:
-            return False
-        claimed = _claim(session, due[0], zone, clock())
-    if claimed is not None:
-        result = sender.send(claimed.to, claimed.body)
-        with session_scope(database_url) as session:
-            _record_result(session, claimed.message_id, result, clock())
-    return True
+        due = due_messages(session, limit=size, now=now)
+        claims = [claim for m in due if (claim := _claim(session, m, dispatch, now)) is not None]
+        return len(due), claims
+
+
+def send_claimed(
+    database_url: str, sender: Sender, claim: Claim, dispatch: Dispatch, limiter: RateLimiter
+) -> None:
+    """Send one claimed message (at its practice's pace) and record what became of it."""
+    if dispatch.rate_limited:
+        limiter.wait(claim.practice_id, claim.send_rate)
+    result = sender.send(claim.to, claim.body)
+    with session_scope(database_url) as session:
+        _record_result(session, claim.message_id, result, dispatch.clock())
 
 
 def dispatch_due(
     database_url: str,
     sender: Sender,
-    limit: int = BATCH,
-    zone: str = "Europe/London",
-    clock: Clock = utcnow,
+    limit: int | None = None,
+    dispatch: Dispatch | None = None,
+    limiter: RateLimiter | None = None,
 ) -> int:
-    """Deal with the due messages one at a time; return how many were handled."""
+    """Deal with every due message (or ``limit`` of them); return how many were handled.
+
+    Handled means sent, logged, failed, cancelled or put off to later.
+    """
+    dispatch = dispatch or Dispatch()
+    limiter = limiter or RateLimiter()
     handled = 0
-    while handled < limit and dispatch_next(database_url, sender, zone, clock):
-        handled += 1
+    with ThreadPoolExecutor(dispatch.in_flight, thread_name_prefix="send") as pool:
+        while limit is None or handled < limit:
+            size = dispatch.batch if limit is None else min(dispatch.batch, limit - handled)
+            due, claims = claim_batch(database_url, dispatch, size)
+            if not due:
+                break
+            handled += due
+            sends = [
+                pool.submit(send_claimed, database_url, sender, claim, dispatch, limiter)
+                for claim in claims
+            ]
+            for send in sends:
+                send.result()
     return handled
 
 
+def plan(database_url: str, dispatch: Dispatch) -> int:
+    """Book the reviews that completed preparations asked for; return how many."""
+    with session_scope(database_url) as session:
+        return plan_reviews(session, dispatch.zone, dispatch.web_url, dispatch.clock())
+
+
 def run_worker(
-    database_url: str, sender: Sender, once: bool = False, zone: str = "Europe/London"
+    database_url: str, sender: Sender, once: bool = False, dispatch: Dispatch | None = None
 ) -> int:
-    """Dispatch due messages, once or every POLL_SECONDS until stopped."""
+    """Book reviews and dispatch due messages, once or every POLL_SECONDS until stopped."""
+    dispatch = dispatch or Dispatch()
     if not sender.configured:
         log.info("no Twilio account: due messages are logged in the outbox, not sent")
+    limiter = RateLimiter()
     while True:
         try:
-            handled = dispatch_due(database_url, sender, zone=zone)
+            plan(database_url, dispatch)
+            handled = dispatch_due(database_url, sender, dispatch=dispatch, limiter=limiter)
         except OperationalError as problem:
             if once:
                 raise

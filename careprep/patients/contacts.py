@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from careprep.messaging.reminders import CARE_PLANNING, Reason, cancel_for_patients
 from careprep.store.models import Appointment, Patient, Preparation, utcnow
 
 STILL_UPCOMING = timedelta(hours=2)
@@ -27,6 +28,7 @@ def preparation_for_phone(session: Session, phone: str) -> Preparation | None:
         .where(
             Patient.phone == phone,
             Appointment.status == "booked",
+            Appointment.kind == CARE_PLANNING,
             Appointment.starts_at >= utcnow() - STILL_UPCOMING,
         )
         .order_by(Appointment.starts_at)
@@ -40,8 +42,13 @@ def is_opted_out(session: Session, phone: str) -> bool:
 
 
 def set_opted_out(session: Session, phone: str, opted_out: bool) -> int:
-    """Record an SMS opt-out (or opt-in) for every patient with this number; return how many."""
+    """Record an SMS opt-out (or opt-in) for every patient with this number; return how many.
+
+    An opt-out cancels every message still waiting to go to them, with the reason.
+    """
     patients = patients_with_phone(session, phone)
     for patient in patients:
         patient.sms_opted_out_at = utcnow() if opted_out else None
+    if opted_out and patients:
+        cancel_for_patients(session, patients, Reason.OPTED_OUT)
     return len(patients)

@@ -139,3 +139,20 @@ INVITATION = (
     "It takes about 10 minutes and you can skip any question. "
     "Messages are not read in real time: if you need help now, call NHS 111, or 999."
 )
+NUDGE = (
+    "{practice}: your care planning appointment is on {appointment}. "
+    "You have not finished getting ready for it yet. "
+    "Reply HI to carry on where you left off, or answer online: {link}\n"
+    "If you need help now, call NHS 111, or 999."
+)
+REVIEW_REMINDER = (
+    "Hello from {practice}. It is time to review the care plan you made on {appointment}. "
+    "Reply HI and I will ask how your goals are going, or answer online: {link}\n"
+    "It takes about 5 minutes. "
+    "Messages are not read in real time: if you need help now, call NHS 111, or 999."
+)
+REVIEW_SECOND = (
+    "{practice}: a reminder to review your care plan. "
+    "Reply HI to start, or answer online: {link}\n"
+    "If you need help now, call NHS 111, or 999."
+)

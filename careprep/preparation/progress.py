@@ -6,11 +6,11 @@ Nothing here knows about Rasa; the conversation rules (``conversation.py``) call
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from careprep.messaging.reminders import NUDGE, Reason, cancel_waiting, day_and_time
 from careprep.preparation import messages
 from careprep.preparation.questionnaire import (
     Kind,
@@ -156,6 +156,9 @@ def record_complete(preparation: Preparation) -> bool:
     preparation.status = PreparationStatus.COMPLETE
     preparation.completed_at = utcnow()
     preparation.paused_at = None
+    session = object_session(preparation)
+    if session is not None:
+        cancel_waiting(session, preparation.appointment, Reason.PREPARED, kinds=(NUDGE,))
     return True
 
 
@@ -196,8 +199,7 @@ def answers_so_far(session: Session, preparation: Preparation) -> dict[str, Any]
 
 def appointment_words(preparation: Preparation, zone: str) -> str:
     """Return the appointment time in ``zone`` for a patient: "Tuesday 1 December at 10:30"."""
-    local = preparation.appointment.starts_at.astimezone(ZoneInfo(zone))
-    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
+    return day_and_time(preparation.appointment.starts_at, zone)
 
 
 def introduction(preparation: Preparation, zone: str) -> str:

@@ -137,6 +137,15 @@ class Appointment(Base):
     practitioner_id = Column(ForeignKey("practitioner.id"))
     starts_at = Column(UTCDateTime, nullable=False, index=True)
     status = Column(String(20), nullable=False, default="booked")
+    kind = Column(
+        String(20), nullable=False, default="care_planning", server_default="care_planning"
+    )
+    """``care_planning``, or ``review``: a review of the plan made at the appointment it follows."""
+    follows_id = Column(ForeignKey("appointment.id"), unique=True)
+    """For a review: the appointment (or the earlier review) it follows; one review each."""
+    review_months = Column(Integer)
+    """For a review: the interval the patient chose; the next review follows at the same one."""
+    cancelled_reason = Column(Text)
     record_read_at = Column(UTCDateTime)
     record_read_by = Column(String(320))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -145,6 +154,7 @@ class Appointment(Base):
     patient = relationship(Patient)
     practitioner = relationship(Practitioner)
     preparation = relationship("Preparation", uselist=False, back_populates="appointment")
+    follows = relationship("Appointment", remote_side=[id])
 
 
 class Preparation(Base):
@@ -229,9 +239,12 @@ class OutboxMessage(Base):
     """A message to send to a patient, due at a time, moving through a state machine."""
 
     __tablename__ = "message_outbox"
+    __table_args__ = (UniqueConstraint("appointment_id", "kind"),)
+    """The same kind of message is never scheduled twice for one appointment."""
     id = Column(Integer, primary_key=True)
     patient_id = Column(ForeignKey("patient.id"), nullable=False, index=True)
     preparation_id = Column(ForeignKey("preparation.id"))
+    appointment_id = Column(ForeignKey("appointment.id"), index=True)
     kind = Column(String(30), nullable=False)
     body = Column(Text, nullable=False)
     due_at = Column(UTCDateTime, nullable=False, index=True)
@@ -239,6 +252,7 @@ class OutboxMessage(Base):
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
     provider_sid = Column(String(64), index=True)
+    cancelled_reason = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime)
 
