@@ -1,4 +1,4 @@
-"""Measure careprep: training time, model load time, reply latency and memory.
+"""Measure careprep: training time, model load time, reply latency, memory, dispatch rate.
 
 Run with ``make bench``; the figures go in docs/performance.md. The servers are
 started as ``careprep up`` starts them (``careprep.supervisor.RasaServers``),
@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bench.dispatch import measure_dispatch
 from bot.model import rasa_command
 from careprep.clinic.appointments import NewAppointment, add_appointment
 from careprep.preparation.progress import find_by_sender
@@ -159,6 +160,8 @@ def main() -> None:
         "reply_ms_max": round(latencies[-1], 1),
         **memory,
     }
+    with tempfile.TemporaryDirectory() as scratch:
+        figures.update(measure_dispatch(f"sqlite:///{Path(scratch) / 'careprep.db'}"))
     print(json.dumps(figures, indent=2))
 
 

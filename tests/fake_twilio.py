@@ -40,6 +40,8 @@ class Received:
     authorised: bool
     status: int
     sid: str | None
+    at: float = 0.0
+    """``time.monotonic()`` when the request arrived."""
 
 
 @dataclass
@@ -59,6 +61,9 @@ class FakeTwilio:
     auth_token: str = "fake-auth-token"
     received: list[Received] = field(default_factory=list)
     delay_seconds: float = 0.0
+    max_in_flight: int = 0
+    """The most requests the fake was answering at one time."""
+    _in_flight: int = 0
     _failures: list[Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -97,7 +102,7 @@ class FakeTwilio:
 
     def start(self) -> None:
         """Serve on a free port in a background thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         serve = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
         serve.start()
 
@@ -111,6 +116,10 @@ class FakeTwilio:
         self, path: str, authorization: str, form: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
         """Record a request and return the status and JSON that Twilio would answer it with."""
+        arrived = time.monotonic()
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
         time.sleep(self.delay_seconds)
         credentials = f"{self.account_sid}:{self.auth_token}".encode()
         authorised = authorization == "Basic " + base64.b64encode(credentials).decode()
@@ -126,7 +135,9 @@ class FakeTwilio:
                 status, payload = 400, _error(400, *missing[0])
             else:
                 status, payload = 201, self._message(form)
-            self.received.append(Received(path, form, authorised, status, payload.get("sid")))
+            sid = payload.get("sid")
+            self.received.append(Received(path, form, authorised, status, sid, arrived))
+            self._in_flight -= 1
         return status, payload
 
     def _message(self, form: dict[str, str]) -> dict[str, Any]:
@@ -158,6 +169,11 @@ class FakeTwilio:
         }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # several workers' requests in flight at once
+    daemon_threads = True
+
+
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
     """Return an error as Twilio's REST API writes it."""
     return {
@@ -170,6 +186,9 @@ def _error(status: int, code: int, message: str) -> dict[str, Any]:
 
 def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API keeps connections open
+        disable_nagle_algorithm = True  # headers and body go at once, not 40 ms apart
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             pairs = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import select
 
 from careprep.messaging.outbox import record_delivery_status
-from careprep.messaging.worker import MAX_ATTEMPTS, dispatch_due
+from careprep.messaging.worker import IN_FLIGHT, MAX_ATTEMPTS, Dispatch, RateLimiter, dispatch_due
 from careprep.store import session_scope
 from careprep.store.models import OutboxMessage, Patient, utcnow
 from integrations.sms.sender import SmsSender
@@ -249,24 +253,31 @@ def test_an_undelivered_report_is_recorded_with_its_error(
     assert opted_out(database_url) is patient_opted_out
 
 
+CAREPREP = str(Path(sys.executable).with_name("careprep"))
+
+
+def worker_env(database_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``careprep worker`` process that sends through the fake."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CAREPREP_VAR_DIR": str(tmp_path / "var"),
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_FROM_NUMBER": "+447700900999",
+        "TWILIO_API_BASE_URL": fake.base_url,
+        "PUBLIC_URL": "https://careprep.example",
+    }
+
+
 def test_careprep_worker_once_sends_through_twilio(
     database_url: str, fake_twilio: FakeTwilio, tmp_path: Path
 ) -> None:
     queue(database_url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CAREPREP_VAR_DIR": str(tmp_path / "var"),
-        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
-        "TWILIO_FROM_NUMBER": "+447700900999",
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "PUBLIC_URL": "https://careprep.example",
-    }
-    careprep = str(Path(sys.executable).with_name("careprep"))
+    env = worker_env(database_url, fake_twilio, tmp_path)
 
     worker = subprocess.run(
-        [careprep, "worker", "--once"], capture_output=True, text=True, env=env, timeout=60
+        [CAREPREP, "worker", "--once"], capture_output=True, text=True, env=env, timeout=60
     )
 
     assert worker.returncode == 0, worker.stderr
@@ -274,3 +285,135 @@ def test_careprep_worker_once_sends_through_twilio(
     [message] = fake_twilio.messages
     assert (message["To"], message["Body"]) == (PHONE, BODY)
     assert PHONE not in worker.stderr and BODY not in worker.stderr
+
+
+def queue_many(database_url: str, count: int, send_rate: int = 10) -> set[str]:
+    """Put ``count`` due messages to one patient in the outbox; return their bodies."""
+    bodies = {f"Message {number:04d}" for number in range(count)}
+    with session_scope(database_url) as session:
+        appointment = book(session, phone=PHONE)
+        appointment.practice.quiet_hours = "none"
+        appointment.practice.send_rate = send_rate
+        due = utcnow() - timedelta(minutes=1)
+        session.add_all(
+            OutboxMessage(patient_id=appointment.patient_id, kind="invite", body=body, due_at=due)
+            for body in sorted(bodies)
+        )
+    return bodies
+
+
+def states(database_url: str) -> Counter[str]:
+    with session_scope(database_url) as session:
+        return Counter(session.execute(select(OutboxMessage.state)).scalars())
+
+
+def test_each_practice_gets_its_own_pace_from_the_rate_limiter() -> None:
+    limiter = RateLimiter(monotonic=lambda: 100.0, sleep=lambda _: None)
+
+    hill = [limiter.slot(1, 10) for _ in range(4)]
+    vale = [limiter.slot(2, 4) for _ in range(3)]
+
+    assert hill == pytest.approx([100.0, 100.1, 100.2, 100.3])
+    assert vale == pytest.approx([100.0, 100.25, 100.5])
+
+
+def test_the_worker_sends_concurrently_but_never_more_than_its_cap_in_flight(
+    database_url: str, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    bodies = queue_many(database_url, 40)
+    fake_twilio.delay_seconds = 0.05
+    dispatch = Dispatch(in_flight=4, rate_limited=False)
+
+    assert dispatch_due(database_url, sender(fake_twilio, tmp_path), dispatch=dispatch) == 40
+
+    assert sorted(message["Body"] for message in fake_twilio.messages) == sorted(bodies)
+    assert 2 <= fake_twilio.max_in_flight <= 4
+    assert states(database_url) == {"sent": 40}
+
+
+def test_no_second_carries_more_than_the_practices_send_rate(
+    database_url: str, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    queue_many(database_url, 12, send_rate=5)
+
+    dispatch_due(database_url, sender(fake_twilio, tmp_path), dispatch=Dispatch(in_flight=8))
+
+    arrivals = sorted(request.at for request in fake_twilio.received)
+    assert len(arrivals) == 12
+    # The limiter gives the 12th message a moment 11 / 5 = 2.2 s after the first's; a busy
+    # machine can only delay a request, so the span is at least 2.2 s less the first's delay.
+    assert arrivals[-1] - arrivals[0] >= 2.0, "twelve messages at five a second"
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was_in_flight(
+    database_url: str, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    """SIGKILL between Twilio's answer and the record of it: the one window (docs/messaging.md)."""
+    bodies = queue_many(database_url, 60, send_rate=100)
+    fake_twilio.delay_seconds = 0.1
+    env = worker_env(database_url, fake_twilio, tmp_path)
+    first = subprocess.Popen(
+        [CAREPREP, "worker", "--lease", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while len(fake_twilio.received) < 10 and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    time.sleep(0.5)  # requests the worker had in flight are answered all the same
+    before = Counter(message["Body"] for message in fake_twilio.messages)
+    with session_scope(database_url) as session:
+        claimed = set(
+            session.execute(
+                select(OutboxMessage.body).where(OutboxMessage.state == "sending")
+            ).scalars()
+        )
+    in_the_window = claimed & set(before)
+    assert 10 <= len(before) < 60, "killed in the middle of the batch"
+    assert in_the_window, "some messages had gone to Twilio with no record of it yet"
+
+    time.sleep(2)  # the dead worker's lease runs out
+    second = subprocess.run(
+        [CAREPREP, "worker", "--once", "--lease", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert second.returncode == 0, second.stderr
+    sent = Counter(message["Body"] for message in fake_twilio.messages)
+    assert set(sent) == bodies, "every message was sent"
+    twice = {body for body, times in sent.items() if times > 1}
+    assert twice <= in_the_window and max(sent.values()) == 2
+    # At most the requests in flight, and those answered in the last RECORD_EVERY (50 ms)
+    # before the kill: here at most one more each, as Twilio takes 100 ms to answer.
+    assert len(in_the_window) <= 2 * IN_FLIGHT
+    assert states(database_url) == {"sent": 60}
+
+
+def test_two_worker_processes_on_postgresql_send_a_thousand_messages_each_exactly_once(
+    postgres_database_url: str, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    bodies = queue_many(postgres_database_url, 1000)
+    fake_twilio.delay_seconds = 0.02
+    env = worker_env(postgres_database_url, fake_twilio, tmp_path)
+    command = [CAREPREP, "worker", "--once", "--no-rate-limit"]
+
+    workers = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+
+    assert [worker.returncode for worker in workers] == [0, 0], [err for _, err in outputs]
+    handled = [int(out.split()[0]) for out, _ in outputs]
+    assert sum(handled) == 1000 and min(handled) > 0, f"each worker sent some: {handled}"
+    sent = Counter(message["Body"] for message in fake_twilio.messages)
+    assert set(sent) == bodies and set(sent.values()) == {1}
+    assert states(postgres_database_url) == {"sent": 1000}

@@ -259,7 +259,7 @@ def still_wanted(session: Session, message: OutboxMessage) -> str | None:
     A nudge is not sent once the preparation is complete; a second review reminder is not
     sent once the patient has replied to the first.
     """
-    if message.preparation_id is None:
+    if message.kind not in (NUDGE, REVIEW_SECOND) or message.preparation_id is None:
         return None
     preparation = session.get(Preparation, message.preparation_id)
     if message.kind == NUDGE and preparation.status == PreparationStatus.COMPLETE:

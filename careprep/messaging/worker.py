@@ -3,9 +3,10 @@
 Due messages are claimed in batches in a short transaction (state ``sending``, with a
 lease; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never claim the same one),
 then sent concurrently by a pool of threads (at most ``in_flight`` requests at once, each
-practice at most its ``send_rate`` a second) with no transaction open, and each outcome is
-recorded in a transaction of its own as soon as Twilio answers. So no lock is held while
-Twilio answers, and a message already sent is not sent again because another went wrong.
+practice at most its ``send_rate`` a second) with no transaction open; the outcomes Twilio
+has given are written every ``RECORD_EVERY`` (50 ms), together in one transaction. So no
+lock is held while Twilio answers, and a message already sent is not sent again because
+another went wrong.
 A claim whose worker died is taken back when its lease ends (docs/messaging.md: the one
 window in which a message can go twice). With no Twilio credentials a due message is
 marked ``logged`` and nothing is sent.
@@ -17,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,7 +32,6 @@ from careprep.messaging.reminders import Reason, plan_reviews, still_wanted
 from careprep.messaging.schedule import next_allowed
 from careprep.messaging.sender import Sender, SendResult
 from careprep.messaging.states import OutboxState
-from careprep.patients.contacts import is_opted_out
 from careprep.store import session_scope
 from careprep.store.models import OutboxMessage, Patient, Practice, utcnow
 
@@ -43,6 +43,8 @@ MAX_ATTEMPTS = 5
 """Times the worker tries a message (each try makes up to four requests) before failing it."""
 RETRY_AFTER = timedelta(minutes=1)
 """The wait after a first failed try; it doubles after each further one."""
+RECORD_EVERY = timedelta(milliseconds=50)
+"""How often the outcomes Twilio has given are written to the store, in one transaction."""
 SEND_LEASE = timedelta(minutes=10)
 """How long a message may stay ``sending`` before it is taken to have lost its worker."""
 
@@ -142,7 +144,11 @@ def _cancel(message: OutboxMessage, reason: str) -> None:
 
 
 def _claim(
-    session: Session, message: OutboxMessage, dispatch: Dispatch, now: datetime
+    session: Session,
+    message: OutboxMessage,
+    dispatch: Dispatch,
+    now: datetime,
+    found: _Batch,
 ) -> Claim | None:
     """Mark a due message ``sending``; None if it is not to be sent now.
 
@@ -150,15 +156,15 @@ def _claim(
     preparation is complete), is ``cancelled`` with the reason; one that falls in the
     practice's quiet hours or on a Sunday waits, ``pending``, until the next allowed minute.
     """
-    patient = session.get(Patient, message.patient_id)
-    if is_opted_out(session, patient.phone):
+    patient = found.patients[message.patient_id]
+    if patient.phone in found.opted_out:
         _cancel(message, Reason.OPTED_OUT)
         return None
     unwanted = still_wanted(session, message)
     if unwanted is not None:
         _cancel(message, unwanted)
         return None
-    practice = session.get(Practice, patient.practice_id)
+    practice = found.practices[patient.practice_id]
     allowed = next_allowed(now, quiet_hours_of(practice), dispatch.zone)
     if allowed > now:
         message.state = OutboxState.PENDING
@@ -171,9 +177,10 @@ def _claim(
     return Claim(message.id, patient.phone, message.body, practice.id, practice.send_rate)
 
 
-def _record_result(session: Session, message_id: int, result: SendResult, now: datetime) -> None:
+def _record_result(
+    session: Session, message: OutboxMessage, result: SendResult, now: datetime
+) -> None:
     """Record what became of a claimed message: sent, logged, failed or to be tried again."""
-    message = session.get(OutboxMessage, message_id)
     if result.state != "failed":
         message.state = result.state
         message.provider_sid = result.sid
@@ -205,24 +212,76 @@ def _describe(result: SendResult) -> str:
     return f"Twilio error {result.error_code}: {result.error_message}"
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What claiming a batch needs to know, read in three queries rather than per message."""
+
+    patients: dict[int, Patient]
+    practices: dict[int, Practice]
+    opted_out: set[str]
+
+
+def _read_batch(session: Session, due: list[OutboxMessage]) -> _Batch:
+    patients = {
+        patient.id: patient
+        for patient in session.execute(
+            select(Patient).where(Patient.id.in_({message.patient_id for message in due}))
+        ).scalars()
+    }
+    practice_ids = {patient.practice_id for patient in patients.values()}
+    practices = {
+        practice.id: practice
+        for practice in session.execute(
+            select(Practice).where(Practice.id.in_(practice_ids))
+        ).scalars()
+    }
+    phones = {patient.phone for patient in patients.values()}
+    opted_out = set(
+        session.execute(
+            select(Patient.phone).where(
+                Patient.phone.in_(phones), Patient.sms_opted_out_at.is_not(None)
+            )
+        ).scalars()
+    )
+    return _Batch(patients, practices, opted_out)
+
+
 def claim_batch(database_url: str, dispatch: Dispatch, size: int) -> tuple[int, list[Claim]]:
     """Claim up to ``size`` due messages; return how many were due and those to send now."""
     now = dispatch.clock()
-    with session_scope(database_url) as session:
+    with session_scope(database_url) as session, session.no_autoflush:
         due = due_messages(session, limit=size, now=now)
-        claims = [claim for m in due if (claim := _claim(session, m, dispatch, now)) is not None]
+        if not due:
+            return 0, []
+        found = _read_batch(session, due)
+        claims = [
+            claim
+            for message in due
+            if (claim := _claim(session, message, dispatch, now, found)) is not None
+        ]
         return len(due), claims
 
 
 def send_claimed(
-    database_url: str, sender: Sender, claim: Claim, dispatch: Dispatch, limiter: RateLimiter
-) -> None:
-    """Send one claimed message (at its practice's pace) and record what became of it."""
+    sender: Sender, claim: Claim, dispatch: Dispatch, limiter: RateLimiter
+) -> SendResult:
+    """Send one claimed message, at its practice's pace."""
     if dispatch.rate_limited:
         limiter.wait(claim.practice_id, claim.send_rate)
-    result = sender.send(claim.to, claim.body)
-    with session_scope(database_url) as session:
-        _record_result(session, claim.message_id, result, dispatch.clock())
+    return sender.send(claim.to, claim.body)
+
+
+def record_results(database_url: str, results: list[tuple[int, SendResult]], now: datetime) -> None:
+    """Record what became of several sent messages, in one transaction."""
+    with session_scope(database_url) as session, session.no_autoflush:
+        messages = {
+            message.id: message
+            for message in session.execute(
+                select(OutboxMessage).where(OutboxMessage.id.in_([mid for mid, _ in results]))
+            ).scalars()
+        }
+        for message_id, result in results:
+            _record_result(session, messages[message_id], result, now)
 
 
 def dispatch_due(
@@ -234,7 +293,9 @@ def dispatch_due(
 ) -> int:
     """Deal with every due message (or ``limit`` of them); return how many were handled.
 
-    Handled means sent, logged, failed, cancelled or put off to later.
+    Handled means sent, logged, failed, cancelled or put off to later. Outcomes are
+    written every ``RECORD_EVERY`` seconds, all those Twilio has answered since in one
+    transaction, so a message sent is on record a fraction of a second later.
     """
     dispatch = dispatch or Dispatch()
     limiter = limiter or RateLimiter()
@@ -246,12 +307,15 @@ def dispatch_due(
             if not due:
                 break
             handled += due
-            sends = [
-                pool.submit(send_claimed, database_url, sender, claim, dispatch, limiter)
+            sending = {
+                pool.submit(send_claimed, sender, claim, dispatch, limiter): claim.message_id
                 for claim in claims
-            ]
-            for send in sends:
-                send.result()
+            }
+            while sending:
+                done, _ = wait(sending, timeout=RECORD_EVERY.total_seconds())
+                answered = [(sending.pop(future), future.result()) for future in done]
+                if answered:
+                    record_results(database_url, answered, dispatch.clock())
     return handled
 
 
