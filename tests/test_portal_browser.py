@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from careprep.clinic.appointments import add_practitioner
+from careprep.messaging.reminders import schedule
 from careprep.safety.flags import raise_flag
 from careprep.store import session_scope
 from careprep.store.migrate import upgrade
@@ -38,6 +39,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         prepared = book(session, name="Ann Prepared")
         prepare(session, prepared, {"what_matters": "My garden <b>and</b> my grandchildren"})
         raise_flag(session, prepared.preparation, "urgent", "I fell and hit my head", None)
+        schedule(session, prepared, "Europe/London", "http://localhost:8000")
         unshared = book(session, name="Cat Private")
         prepare(session, unshared, {"consent_share": "no"})
         book(session, name="Dan Waiting")
@@ -111,6 +113,7 @@ def test_a_practice_admin_s_pages_have_no_serious_accessibility_fault(
         ("/clinic/upload", "upload"),
         ("/clinic/practitioners", "practitioners"),
         ("/clinic/audit", "audit"),
+        ("/clinic/messages", "messages"),
     ]:
         page.goto(f"{url}{path}")
         check_page(page, name)

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from careprep.clinic import worklist
+from careprep.clinic import messages, worklist
 from careprep.clinic.appointments import InputError, add_practitioner, import_appointments
 from careprep.clinic.audit import record_access, trail
 from careprep.clinic.auth import (
@@ -35,7 +35,7 @@ from careprep.record.exports import FORMATS, MEDIA_TYPES, export, file_name
 from careprep.safety.flags import handle_flag
 from careprep.settings import Settings
 from careprep.store import session_scope
-from careprep.store.models import Practice, SafetyFlag
+from careprep.store.models import Appointment, Practice, SafetyFlag
 from web.security import WebSession, form_from_this_site, web_session
 
 SIGN_IN_FAILED = (
@@ -168,8 +168,12 @@ def clinic_routes(
         with session_scope(settings.database_url) as store:
             who = signed_in(request, store)
             record = record_for(store, who, appointment_id)
+            texts = messages.of_patient(
+                store, store.get(Appointment, appointment_id), settings.timezone
+            )
             record_access(store, who.email, "viewed", appointment_id)
-        return page(request, "clinic/record.html", {"record": record, "formats": FORMATS})
+        context = {"record": record, "formats": FORMATS, "messages": texts}
+        return page(request, "clinic/record.html", context)
 
     @router.get("/appointments/{appointment_id}/print")
     def print_page(request: Request, appointment_id: int) -> Response:
@@ -338,6 +342,14 @@ def clinic_routes(
             "/clinic/practitioners",
             f"{email} can {'now' if active == 'yes' else 'no longer'} sign in.",
         )
+
+    @router.get("/messages")
+    def message_counts(request: Request) -> Response:
+        """Count this week's texts: went out, delivered, failed, waiting, cancelled (admins)."""
+        with session_scope(settings.database_url) as store:
+            who = signed_in(request, store, admin=True)
+            week = messages.this_week(store, who.practice_id, settings.timezone, clock())
+        return page(request, "clinic/messages.html", {"week": week})
 
     @router.get("/audit")
     def audit(request: Request) -> Response:
