@@ -7,7 +7,7 @@ import yaml
 from bot.actions import slots
 from careprep.preparation import messages
 from careprep.preparation.commands import COMMAND_INTENTS, parse_command
-from careprep.preparation.questionnaire import PREPARE, QuestionId
+from careprep.preparation.questionnaire import PREPARE, REVIEW, QuestionId
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -21,14 +21,16 @@ def examples(intent: str) -> list[str]:
 
 def test_form_asks_the_questionnaire_in_order() -> None:
     assert slots.QUESTIONNAIRE == PREPARE
+    review_only = [qid for qid in REVIEW.flow_ids if qid not in PREPARE.ids]
     assert DOMAIN["forms"][slots.FORM]["required_slots"] == [
         QuestionId.IDENTITY,
         *PREPARE.flow_ids,
+        *review_only,
     ]
 
 
 def test_every_question_has_an_ask_action_and_a_slot_for_its_own_turn() -> None:
-    for question in PREPARE.questions:
+    for question in (*PREPARE.questions, *REVIEW.questions):
         assert f"action_ask_{question.id}" in DOMAIN["actions"]
         (mapping,) = DOMAIN["slots"][question.id]["mappings"]
         assert mapping["type"] == "from_text"
@@ -37,7 +39,14 @@ def test_every_question_has_an_ask_action_and_a_slot_for_its_own_turn() -> None:
 
 
 def test_the_conversation_slots_are_in_the_domain() -> None:
-    for name in (slots.GOAL_LIST, slots.INVITED, slots.IDENTITY_LOCKED, slots.SAFETY_PAUSE):
+    for name in (
+        slots.GOAL_LIST,
+        slots.INVITED,
+        slots.IDENTITY_LOCKED,
+        slots.SAFETY_PAUSE,
+        slots.QUESTIONNAIRE_ID,
+        slots.GOALS_TO_REVIEW,
+    ):
         assert DOMAIN["slots"][name]["mappings"] == [{"type": "custom"}]
 
 

@@ -7,15 +7,25 @@ import dataclasses
 import pytest
 
 from careprep.preparation.progress import questionnaire_of
-from careprep.preparation.questionnaire import PREPARE, QuestionId, questionnaire
+from careprep.preparation.questionnaire import PREPARE, REVIEW, QuestionId, latest, questionnaire
 from careprep.store import session_scope
 from tests.factories import book
 
 
 def test_every_question_id_is_a_named_constant_and_used_once() -> None:
     constants = {value for name, value in vars(QuestionId).items() if name.isupper()}
-    assert sorted(PREPARE.ids) == sorted(constants)
-    assert len(set(PREPARE.ids)) == len(PREPARE.ids)
+    assert set(PREPARE.ids) | set(REVIEW.ids) == constants
+    for asked in (PREPARE, REVIEW):
+        assert len(set(asked.ids)) == len(asked.ids)
+
+
+def test_the_review_shares_the_ids_a_trend_or_a_record_compares() -> None:
+    shared = {QuestionId.IDENTITY, QuestionId.CONFIDENCE, QuestionId.GOALS}
+    assert shared <= set(REVIEW.ids) & set(PREPARE.ids)
+    assert REVIEW.question(QuestionId.CONFIDENCE) is PREPARE.question(QuestionId.CONFIDENCE)
+    assert latest("review") is REVIEW and latest("prepare") is PREPARE
+    with pytest.raises(KeyError):
+        latest("nothing")
 
 
 def test_questionnaires_are_found_by_id_and_version() -> None:

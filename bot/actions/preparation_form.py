@@ -14,7 +14,6 @@ from bot.actions import slots
 from bot.actions.safety import concerns_in
 from bot.actions.store import settings, with_preparation
 from careprep.preparation.conversation import Turn, ask, questions_to_ask, reply
-from careprep.preparation.questionnaire import Question
 from careprep.store.models import Preparation
 
 
@@ -35,19 +34,19 @@ class AskQuestion(Action, ABC):
         return []
 
 
-def _ask_action(question: Question) -> type[AskQuestion]:
+def _ask_action(question_id: str) -> type[AskQuestion]:
     return type(
-        f"Ask_{question.id}",
+        f"Ask_{question_id}",
         (AskQuestion,),
         {
-            "question_id": question.id,
+            "question_id": question_id,
             "name": lambda self: f"action_ask_{self.question_id}",
-            "__doc__": f"Asks the {question.id} question.",
+            "__doc__": f"Asks the {question_id} question.",
         },
     )
 
 
-ASK_ACTIONS = [_ask_action(each) for each in slots.QUESTIONNAIRE.questions]
+ASK_ACTIONS = [_ask_action(each) for each in slots.QUESTION_SLOTS]
 
 
 class ValidatePreparationForm(FormValidationAction):

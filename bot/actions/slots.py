@@ -13,11 +13,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from careprep.preparation.conversation import Channel, Conversation, Message, Turn
-from careprep.preparation.questionnaire import PREPARE
+from careprep.preparation.questionnaire import ALL_QUESTION_IDS, PREPARE, latest
 
 QUESTIONNAIRE = PREPARE
-"""The questionnaire the domain's form asks."""
+"""The questionnaire a conversation asks until the store says it is another (a review)."""
+QUESTION_SLOTS = ALL_QUESTION_IDS
+"""A slot (and an ask action) for every question of every questionnaire."""
 FORM = "preparation_form"
+QUESTIONNAIRE_ID = "questionnaire"
+GOALS_TO_REVIEW = "goals_to_review"
 REQUESTED = "requested_slot"
 GOAL_LIST = "goal_list"
 INVITED = "invited"
@@ -34,19 +38,21 @@ def conversation_of(tracker: Tracker, replying: bool = False) -> Conversation:
     holds the reply the form took from the patient's text, still to be read.
     """
     requested = tracker.get_slot(REQUESTED)
-    answers = {question_id: tracker.get_slot(question_id) for question_id in QUESTIONNAIRE.ids}
+    asked = latest(tracker.get_slot(QUESTIONNAIRE_ID) or QUESTIONNAIRE.id)
+    answers = {question_id: tracker.get_slot(question_id) for question_id in asked.ids}
     if replying and requested in answers:
         answers[requested] = None
     by_sms = tracker.get_latest_input_channel() == SMS_CHANNEL
     return Conversation(
         answers=answers,
         goals=tuple(tracker.get_slot(GOAL_LIST) or ()),
+        goals_to_review=tuple(tracker.get_slot(GOALS_TO_REVIEW) or ()),
         asking=requested if requested in answers else None,
         channel=Channel.SMS if by_sms else Channel.LINK,
         invited=bool(tracker.get_slot(INVITED)),
         identity_locked=bool(tracker.get_slot(IDENTITY_LOCKED)),
         safety_pause=bool(tracker.get_slot(SAFETY_PAUSE)),
-        questionnaire=QUESTIONNAIRE,
+        questionnaire=asked,
     )
 
 
@@ -61,6 +67,8 @@ def slot_values(conversation: Conversation) -> dict[str, Any]:
     return {
         **conversation.answers,
         GOAL_LIST: list(conversation.goals),
+        GOALS_TO_REVIEW: list(conversation.goals_to_review),
+        QUESTIONNAIRE_ID: conversation.questionnaire.id,
         INVITED: conversation.invited,
         IDENTITY_LOCKED: conversation.identity_locked,
         SAFETY_PAUSE: conversation.safety_pause,

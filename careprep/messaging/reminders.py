@@ -50,6 +50,8 @@ REVIEW = "review"
 """The kinds of appointment: the one where a plan is made, and the reviews that follow it."""
 
 SECOND_REMINDER_AFTER = timedelta(days=3)
+REVIEW_OPEN_FOR = timedelta(days=28)
+"""How long after its date a review can still be answered, by text or by its link."""
 MIN_NUDGE_GAP = timedelta(days=1)
 """A nudge that would come less than this after the invitation is not sent at all."""
 REVIEW_MONTHS = {REVIEW_INTERVALS[0]: 3, REVIEW_INTERVALS[1]: 6, REVIEW_INTERVALS[2]: 12}
@@ -264,7 +266,8 @@ def still_wanted(session: Session, message: OutboxMessage) -> str | None:
     preparation = session.get(Preparation, message.preparation_id)
     if message.kind == NUDGE and preparation.status == PreparationStatus.COMPLETE:
         return Reason.PREPARED
-    if message.kind == REVIEW_SECOND and preparation.started_at is not None:
+    replied = preparation.started_at or preparation.identity_verified_at
+    if message.kind == REVIEW_SECOND and (replied or preparation.identity_failures):
         return Reason.REPLIED
     return None
 

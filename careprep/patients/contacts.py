@@ -7,7 +7,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careprep.messaging.reminders import CARE_PLANNING, Reason, cancel_for_patients
+from careprep.messaging.reminders import (
+    CARE_PLANNING,
+    REVIEW,
+    REVIEW_OPEN_FOR,
+    Reason,
+    cancel_for_patients,
+)
 from careprep.store.models import Appointment, Patient, Preparation, utcnow
 
 STILL_UPCOMING = timedelta(hours=2)
@@ -20,16 +26,34 @@ def patients_with_phone(session: Session, phone: str) -> list[Patient]:
 
 
 def preparation_for_phone(session: Session, phone: str) -> Preparation | None:
-    """Return the preparation for the soonest upcoming appointment of this number, if any."""
-    return session.execute(
+    """Return the preparation a text from this number belongs to, if any.
+
+    A review that is open (its date has come, ``REVIEW_OPEN_FOR`` has not passed) comes
+    first, as the patient is answering its reminder; otherwise the preparation for the
+    soonest upcoming care planning appointment.
+    """
+    now = utcnow()
+    mine = (
         select(Preparation)
         .join(Appointment, Preparation.appointment_id == Appointment.id)
         .join(Patient, Appointment.patient_id == Patient.id)
-        .where(
-            Patient.phone == phone,
-            Appointment.status == "booked",
+        .where(Patient.phone == phone, Appointment.status == "booked")
+    )
+    review = session.execute(
+        mine.where(
+            Appointment.kind == REVIEW,
+            Appointment.starts_at <= now,
+            Appointment.starts_at >= now - REVIEW_OPEN_FOR,
+        )
+        .order_by(Appointment.starts_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if review is not None:
+        return review
+    return session.execute(
+        mine.where(
             Appointment.kind == CARE_PLANNING,
-            Appointment.starts_at >= utcnow() - STILL_UPCOMING,
+            Appointment.starts_at >= now - STILL_UPCOMING,
         )
         .order_by(Appointment.starts_at)
         .limit(1)

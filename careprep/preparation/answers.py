@@ -241,6 +241,35 @@ def read_choice(
     raise Unreadable(f"Please reply {choices} or {len(options)}.")
 
 
+_LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\b[\s.,:;)-]*|$)")
+
+
+def read_goal_progress(text: str, question: Question) -> dict[str, str]:
+    """Read how a goal is going: an option (by number or words) and what helped, if said.
+
+    "2 the physio helped" gives "Getting there" and the note "the physio helped"; words
+    that name an option keep the whole reply as the note, in the patient's own words.
+    """
+    if len(text) > MAX_ANSWER_CHARACTERS:
+        raise Unreadable(
+            f"That answer is too long for me. Please keep it under {MAX_ANSWER_CHARACTERS:,} "
+            "characters."
+        )
+    folded = normalise(text)
+    number = _LEADING_NUMBER.match(text.strip())
+    if number and 1 <= int(number.group(1)) <= len(question.options):
+        note = text.strip()[number.end() :].strip()
+        return {"status": question.options[int(number.group(1)) - 1], "note": note}
+    for option, words in reversed(list(zip(question.options, question.option_words, strict=True))):
+        if any(re.search(rf"\b{re.escape(word)}\b", folded) for word in words):
+            return {"status": option, "note": text.strip()}
+    choices = ", ".join(str(n) for n in range(1, len(question.options)))
+    raise Unreadable(
+        f"Please reply {choices} or {len(question.options)}, "
+        "and tell me what helped or got in the way."
+    )
+
+
 MONTHS = {
     name: number
     for number, names in enumerate(

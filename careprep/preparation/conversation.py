@@ -36,12 +36,14 @@ from careprep.preparation.answers import (
     Unreadable,
     read_answer,
     read_date_of_birth,
+    read_goal_progress,
     read_yes_no,
 )
 from careprep.preparation.commands import normalise, parse_command
 from careprep.preparation.progress import (
     SKIPPED,
     answers_so_far,
+    goals_under_review,
     introduction,
     record_answer,
     record_complete,
@@ -51,12 +53,14 @@ from careprep.preparation.progress import (
     use_questionnaire,
 )
 from careprep.preparation.questionnaire import (
+    CONTACT,
     MAX_GOALS,
     PREPARE,
     Kind,
     Question,
     QuestionId,
     Questionnaire,
+    latest,
     numbered,
 )
 from careprep.record import build_record, describe
@@ -106,7 +110,9 @@ class Conversation:
     Attributes:
         answers: each question's answer so far by question id: None where it is still
             to be asked, ``SKIPPED``, or the value (the identity check: True once passed).
-        goals: the goals given so far while the goals question is being asked.
+        goals: the goals given so far while the goals question is being asked; in a
+            review, while its goals are gone through, how each has gone so far.
+        goals_to_review: in a review, the patient's goals to ask about, in their words.
         asking: the id of the question being asked, None outside the questions.
         channel: how the patient reached us.
         invited: whether the patient has a preparation (a stranger is asked nothing).
@@ -117,7 +123,8 @@ class Conversation:
     """
 
     answers: Mapping[str, Any] = field(default_factory=dict)
-    goals: tuple[str, ...] = ()
+    goals: tuple[Any, ...] = ()
+    goals_to_review: tuple[str, ...] = ()
     asking: str | None = None
     channel: Channel = Channel.LINK
     invited: bool = False
@@ -198,6 +205,8 @@ def ask(conversation: Conversation, question_id: str) -> Message:
     text = asked.text
     if asked.kind is Kind.GOALS and conversation.goals:
         text = messages.ANYTHING_ELSE_GOAL
+    if asked.kind is Kind.GOAL_REVIEW:
+        text = _goal_to_review(conversation, asked)
     if asked.kind is Kind.CONFIRM:
         text = readback_summary(conversation) + "\n" + text
     if asked.kind is Kind.MULTI_CHOICE:
@@ -208,6 +217,14 @@ def ask(conversation: Conversation, question_id: str) -> Message:
         )
     options = asked.options if asked.kind in (Kind.YES_NO, Kind.CHOICE) else ()
     return Message(text, options)
+
+
+def _goal_to_review(conversation: Conversation, asked: Question) -> str:
+    """Return the question about the next goal under review, with its options numbered."""
+    number, total = len(conversation.goals) + 1, len(conversation.goals_to_review)
+    goal = conversation.goals_to_review[min(number, total) - 1] if total else ""
+    counted = f"Goal {number} of {total}. " if total > 1 else ""
+    return counted + asked.text.format(goal=goal) + "\n" + numbered(asked.options)
 
 
 def _changed(conversation: Conversation, question_id: str) -> dict[str, Any]:
@@ -224,7 +241,7 @@ def _changed(conversation: Conversation, question_id: str) -> dict[str, Any]:
 def _ask_again(conversation: Conversation, question_id: str) -> Conversation:
     """Return the conversation with an earlier answer cleared, so that it is asked again."""
     cleared = conversation.with_answers({question_id: None, **_changed(conversation, question_id)})
-    if conversation.questionnaire.question(question_id).kind is Kind.GOALS:
+    if conversation.questionnaire.question(question_id).kind in (Kind.GOALS, Kind.GOAL_REVIEW):
         cleared = replace(cleared, goals=())
     return cleared
 
@@ -244,6 +261,8 @@ def start(
         locked = replace(conversation, invited=True, identity_locked=True)
         return _say(locked, messages.IDENTITY_LOCKED)
     restart_after_decline(session, preparation)
+    if preparation.questionnaire_id != conversation.questionnaire.id:
+        conversation = replace(conversation, questionnaire=latest(preparation.questionnaire_id))
     use_questionnaire(preparation, conversation.questionnaire)
     confirmed = preparation.identity_verified_at is not None
     said: list[str] = []
@@ -255,10 +274,20 @@ def start(
         said.append(messages.WELCOME_BACK)
     answers = answers_so_far(session, preparation)
     goals = answers.get(QuestionId.GOALS)
+    partial: tuple[Any, ...] = tuple(goals) if isinstance(goals, list) else ()
+    to_review: tuple[str, ...] = ()
+    if QuestionId.GOAL_PROGRESS in conversation.questionnaire.ids:
+        to_review = tuple(goals_under_review(session, preparation))
+        progress = answers.get(QuestionId.GOAL_PROGRESS)
+        if not to_review and progress is None:
+            answers[QuestionId.GOAL_PROGRESS] = []  # no goals to go through
+        elif isinstance(progress, list) and len(progress) < len(to_review):
+            answers[QuestionId.GOAL_PROGRESS], partial = None, tuple(progress)
     loaded = replace(
         conversation,
         answers={**answers, QuestionId.IDENTITY: True if confirmed else None},
-        goals=tuple(goals) if isinstance(goals, list) else (),
+        goals=partial,
+        goals_to_review=to_review,
         invited=True,
         identity_locked=False,
         safety_pause=False,
@@ -326,6 +355,8 @@ def _read_reply(
         return _check_identity(session, preparation, conversation, text, zone, quiet)
     if asked.kind is Kind.GOALS:
         return _take_goal(session, preparation, conversation, asked, text, quiet)
+    if asked.kind is Kind.GOAL_REVIEW:
+        return _take_goal_progress(session, preparation, conversation, asked, text, quiet)
     if asked.kind is Kind.CONFIRM:
         return _check_readback(session, preparation, conversation, text)
     try:
@@ -408,6 +439,33 @@ def _take_goal(
     return Turn(collected, recorded=Recorded(asked.id, goals))
 
 
+def _take_goal_progress(
+    session: Session,
+    preparation: Preparation,
+    conversation: Conversation,
+    asked: Question,
+    text: str,
+    quiet: bool,
+) -> Turn:
+    """Take how one goal under review is going; stored as each is given, then the next goal."""
+    try:
+        entry = read_goal_progress(text, asked)
+    except Unreadable as problem:
+        unread = conversation.with_answers({asked.id: None})
+        return Turn(unread) if quiet else _say(unread, str(problem))
+    goal = conversation.goals_to_review[len(conversation.goals)]
+    entries = [*conversation.goals, {"goal": goal, **entry}]
+    record_answer(session, preparation, asked.id, entries, text, conversation.channel.stored)
+    done = len(entries) >= len(conversation.goals_to_review)
+    reviewed = replace(
+        conversation.with_answers(
+            {asked.id: entries if done else None, **_changed(conversation, asked.id)}
+        ),
+        goals=() if done else tuple(entries),
+    )
+    return Turn(reviewed, recorded=Recorded(asked.id, entries))
+
+
 def _check_readback(
     session: Session, preparation: Preparation, conversation: Conversation, text: str
 ) -> Turn:
@@ -452,12 +510,16 @@ def skip(session: Session, preparation: Preparation | None, conversation: Conver
         return Turn(conversation)
     if asked.kind is Kind.GOALS and conversation.goals:
         return Turn(conversation.with_answers({asked.id: list(conversation.goals)}))
+    if asked.kind is Kind.GOAL_REVIEW and conversation.goals:
+        return Turn(
+            replace(conversation.with_answers({asked.id: list(conversation.goals)}), goals=())
+        )
     if asked.kind is Kind.CONFIRM:
         record_answer(session, preparation, asked.id, True, "SKIP", conversation.channel.stored)
         return Turn(conversation.with_answers({asked.id: True}), recorded=Recorded(asked.id, True))
     record_skip(session, preparation, asked.id, conversation.channel.stored)
     skipped = conversation.with_answers({asked.id: SKIPPED, **_changed(conversation, asked.id)})
-    if asked.kind is Kind.GOALS:
+    if asked.kind in (Kind.GOALS, Kind.GOAL_REVIEW):
         skipped = replace(skipped, goals=())
     return Turn(skipped, recorded=Recorded(asked.id, SKIPPED))
 
@@ -536,9 +598,20 @@ def finish(preparation: Preparation | None, conversation: Conversation) -> Turn:
     if preparation.status == PreparationStatus.DECLINED:
         return _say(conversation, messages.DECLINED)
     if record_complete(preparation):
-        shared = preparation.consent_to_share
-        return _say(conversation, messages.COMPLETE_SHARED if shared else messages.COMPLETE_PRIVATE)
+        return _say(conversation, *_thanks(preparation, conversation))
     return _say(conversation, messages.ALREADY_COMPLETE)
+
+
+def _thanks(preparation: Preparation, conversation: Conversation) -> list[str]:
+    """Return the thanks at the end: what happens to the answers, and any contact asked for."""
+    shared = bool(preparation.consent_to_share)
+    if conversation.questionnaire.id == PREPARE.id:
+        return [messages.COMPLETE_SHARED if shared else messages.COMPLETE_PRIVATE]
+    said = [messages.REVIEW_COMPLETE_SHARED if shared else messages.REVIEW_COMPLETE_PRIVATE]
+    wanted = conversation.answer(QuestionId.CONTACT)
+    if wanted in CONTACT[:2]:
+        said.append(messages.REVIEW_ASKED_TO_TALK.format(what=str(wanted).lower()))
+    return said
 
 
 _PROGRESS = re.compile(

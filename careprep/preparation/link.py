@@ -15,7 +15,7 @@ from enum import Enum
 
 from sqlalchemy.orm import Session
 
-from careprep.messaging.reminders import CARE_PLANNING
+from careprep.messaging.reminders import CARE_PLANNING, REVIEW_OPEN_FOR
 from careprep.patients.identity import IdentityCheck, check_date_of_birth, is_locked
 from careprep.preparation.progress import find_by_link
 from careprep.store.models import Preparation
@@ -57,9 +57,11 @@ def open_link(session: Session, link_token: str, now: datetime) -> OpenedLink:
 
 def _closed(preparation: Preparation, now: datetime) -> bool:
     appointment = preparation.appointment
-    if appointment.kind != CARE_PLANNING:
-        return True  # a review opens with the review conversation (issue 12), not before
-    return appointment.status == "cancelled" or appointment.starts_at <= now
+    if appointment.status == "cancelled":
+        return True
+    if appointment.kind == CARE_PLANNING:
+        return appointment.starts_at <= now
+    return not appointment.starts_at <= now <= appointment.starts_at + REVIEW_OPEN_FOR
 
 
 @dataclass(frozen=True)

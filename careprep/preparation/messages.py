@@ -14,6 +14,21 @@ INTRODUCTION = (
     "It takes about 10 minutes and you can skip any question. "
     "Reply HELP at any time to see what you can say. " + URGENT_HELP
 )
+REVIEW_INTRODUCTION = (
+    "Hello, this is {practice}. It is time to review the care plan you made on {made_on}. "
+    "I will ask how your goals are going and what has changed. "
+    "It takes about 5 minutes and you can skip any question. "
+    "Reply HELP at any time to see what you can say. " + URGENT_HELP
+)
+REVIEW_COMPLETE_SHARED = (
+    "Thank you, your review is done. Your care team will see it, and we will remind you "
+    "when your next review is due."
+)
+REVIEW_COMPLETE_PRIVATE = (
+    "Thank you, your review is done. As you asked, your care team will not see your "
+    "answers. We will remind you when your next review is due."
+)
+REVIEW_ASKED_TO_TALK = "Your practice will contact you about {what}."
 WELCOME_BACK = "Welcome back. Let's carry on where you left off."
 NO_INVITATION = (
     "Sorry, I can't find an invitation for this conversation. Please use the link in the "
@@ -106,7 +121,7 @@ def safety_reply(levels: list[str]) -> str:
 SAFETY_PAUSE = "Your answers so far are saved. When you are ready, message me and we will carry on."
 
 SMS_GREETING = (
-    "Hello, this is careprep. We help you get ready for your care planning appointment. "
+    "Hello, this is careprep. We help you get ready for care planning and review your plan. "
     + URGENT_HELP
 )
 NOT_FOUND_BY_SMS = (

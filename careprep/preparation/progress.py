@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from careprep.messaging.reminders import NUDGE, Reason, cancel_waiting, day_and_time
+from careprep.messaging.reminders import NUDGE, Reason, cancel_waiting, day_and_time, day_only
 from careprep.preparation import messages
 from careprep.preparation.questionnaire import (
     Kind,
@@ -197,14 +197,44 @@ def answers_so_far(session: Session, preparation: Preparation) -> dict[str, Any]
     return values
 
 
+STILL_WORKING_ON = ("Getting there", "Not started")
+"""How a reviewed goal stands when the next review asks about it again."""
+
+
+def goals_under_review(session: Session, preparation: Preparation) -> list[str]:
+    """Return the goals a review asks about: those set at the appointment it follows.
+
+    After an earlier review: the goals it found still being worked on, then its new ones.
+    """
+    earlier = preparation.appointment.follows
+    if earlier is None or earlier.preparation is None:
+        return []
+    before = earlier.preparation
+    goals = [row.text for row in goal_rows(session, before)]
+    progress = answers_by_question(before).get(QuestionId.GOAL_PROGRESS)
+    if progress is None or not isinstance(progress.value, list):
+        return goals
+    kept = [entry["goal"] for entry in progress.value if entry["status"] in STILL_WORKING_ON]
+    return kept + [goal for goal in goals if goal not in kept]
+
+
 def appointment_words(preparation: Preparation, zone: str) -> str:
     """Return the appointment time in ``zone`` for a patient: "Tuesday 1 December at 10:30"."""
     return day_and_time(preparation.appointment.starts_at, zone)
 
 
 def introduction(preparation: Preparation, zone: str) -> str:
-    """Return the first message: who it is from, when the appointment is, what this is for."""
+    """Return the first message: who it is from, when the appointment is, what this is for.
+
+    A review says which plan it reviews (the day of the appointment it follows).
+    """
+    appointment = preparation.appointment
+    if appointment.follows is not None:
+        return messages.REVIEW_INTRODUCTION.format(
+            practice=appointment.practice.name,
+            made_on=day_only(appointment.follows.starts_at, zone),
+        )
     return messages.INTRODUCTION.format(
-        practice=preparation.appointment.practice.name,
+        practice=appointment.practice.name,
         appointment=appointment_words(preparation, zone),
     )

@@ -24,6 +24,8 @@ class Kind(str, Enum):
     SCALE = "scale"
     CHOICE = "choice"
     CONFIRM = "confirm"
+    GOAL_REVIEW = "goal_review"
+    """One reply per goal under review: how it is going (an option) and what helped."""
 
 
 class QuestionId:
@@ -44,6 +46,9 @@ class QuestionId:
     REVIEW_INTERVAL = "review_interval"
     READBACK = "readback"
     CONSENT_SHARE = "consent_share"
+    GOAL_PROGRESS = "goal_progress"
+    CHANGES = "changes"
+    CONTACT = "contact"
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,16 @@ REVIEW_INTERVALS = (
 )
 
 YES_NO = ("Yes", "No")
+
+GOAL_PROGRESS = ("Done", "Getting there", "Not started", "No longer matters")
+GOAL_PROGRESS_WORDS = (
+    ("done", "did it", "achieved", "managed it", "managed to", "finished", "completed"),
+    ("getting there", "progress", "better", "slowly", "halfway", "partly", "sort of", "some"),
+    ("not started", "haven't started", "havent started", "not yet", "didn't start", "no progress"),
+    ("no longer", "doesn't matter", "doesnt matter", "not important", "changed my mind"),
+)
+"""Words that name each answer about a goal, checked from the last option to the first."""
+CONTACT = ("An appointment", "A phone call", "No, not now")
 
 MAX_GOALS = 3
 
@@ -327,10 +342,104 @@ PREPARE = Questionnaire(
 )
 """Today's preparation questions (the store's default questionnaire of a preparation)."""
 
+_SHARED = {question.id: question for question in PREPARATION_QUESTIONS}
+
+REVIEW_QUESTIONS: tuple[Question, ...] = (
+    _SHARED[QuestionId.IDENTITY],
+    _SHARED[QuestionId.CONSENT_START],
+    Question(
+        id=QuestionId.GOAL_PROGRESS,
+        section="How my goals are going",
+        kind=Kind.GOAL_REVIEW,
+        text=(
+            'Your goal: "{goal}". How is it going? Reply with a number, '
+            "and tell me what helped or got in the way."
+        ),
+        reason="So you and your care team can see what is working, in your own words.",
+        options=GOAL_PROGRESS,
+        option_words=GOAL_PROGRESS_WORDS,
+        aliases=("goal", "goals", "my goals", "progress"),
+    ),
+    Question(
+        id=QuestionId.CHANGES,
+        section="What has changed",
+        kind=Kind.FREE_TEXT,
+        text="What has changed for you since your last appointment? You can SKIP this one.",
+        reason="Changes in your life or health may change what your plan needs.",
+        aliases=("changes", "what has changed", "what's changed"),
+    ),
+    _SHARED[QuestionId.CONFIDENCE],
+    Question(
+        id=QuestionId.CONTACT,
+        section="Would like to talk",
+        kind=Kind.CHOICE,
+        text="Would you like an appointment or a phone call to talk about your plan?",
+        reason="So the practice can get in touch if you would like to talk.",
+        options=CONTACT,
+        option_words=(
+            ("appointment", "see someone", "see the doctor", "see the nurse", "come in"),
+            ("call", "phone", "ring"),
+            ("no", "not now", "nope", "no thanks", "not at the moment", "i'm fine", "im fine"),
+        ),
+        aliases=("appointment", "call", "contact"),
+    ),
+    Question(
+        id=QuestionId.GOALS,
+        section="New goals",
+        kind=Kind.GOALS,
+        text="Is there a new goal you would like to work on? You can SKIP this one.",
+        reason="Your plan can change as your goals do.",
+        aliases=("new goal", "new goals"),
+    ),
+    Question(
+        id=QuestionId.REVIEW_INTERVAL,
+        section="Next review",
+        kind=Kind.CHOICE,
+        text="When would you like your next review?",
+        reason="Your plan is reviewed as often as you choose.",
+        options=REVIEW_INTERVALS,
+        option_words=_SHARED[QuestionId.REVIEW_INTERVAL].option_words,
+        aliases=("review", "next review", "how often"),
+    ),
+    _SHARED[QuestionId.READBACK],
+    Question(
+        id=QuestionId.CONSENT_SHARE,
+        section="Consent to share",
+        kind=Kind.YES_NO,
+        text="May we share your review with your care team?",
+        reason="We only share your answers if you say yes.",
+        options=YES_NO,
+    ),
+)
+
+REVIEW = Questionnaire(
+    id="review",
+    version="1",
+    title="Reviewing your care plan",
+    questions=REVIEW_QUESTIONS,
+)
+"""The review conversation: how each goal is going, what changed, confidence, next steps."""
+
 QUESTIONNAIRES: dict[tuple[str, str], Questionnaire] = {
-    (each.id, each.version): each for each in (PREPARE,)
+    (each.id, each.version): each for each in (PREPARE, REVIEW)
 }
 """Every questionnaire a preparation may name, by (id, version); old versions stay here."""
+
+
+def latest(questionnaire_id: str) -> Questionnaire:
+    """Return the newest version of a questionnaire (KeyError if there is none by that id)."""
+    versions = [each for (name, _), each in QUESTIONNAIRES.items() if name == questionnaire_id]
+    if not versions:
+        raise KeyError(questionnaire_id)
+    return max(versions, key=lambda each: int(each.version))
+
+
+QUESTIONNAIRE_IDS = tuple(dict.fromkeys(name for name, _ in QUESTIONNAIRES))
+"""The questionnaires a conversation may ask, by id (``prepare``, ``review``)."""
+ALL_QUESTION_IDS = tuple(
+    dict.fromkeys(question.id for each in QUESTIONNAIRES.values() for question in each.questions)
+)
+"""Every question id of every questionnaire (the Rasa slots and ask actions), in order."""
 
 
 def questionnaire(questionnaire_id: str, version: str) -> Questionnaire:

@@ -9,6 +9,7 @@ record. ``for_practice`` withholds the answers a patient has not agreed to share
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,10 @@ from careprep.preparation.progress import (
     questionnaire_of,
 )
 from careprep.preparation.questionnaire import (
+    CONTACT,
+    GOAL_PROGRESS,
     PREPARE,
+    REVIEW,
     Kind,
     Question,
     QuestionId,
@@ -68,6 +72,26 @@ class RecordGoal:
     id: int
     position: int
     text: str
+
+
+@dataclass
+class ReviewedGoal:
+    """How a goal set earlier is going, said at a review; ``goal_id`` is the goal's row."""
+
+    goal_id: int | None
+    text: str
+    status: str
+    note: str
+
+
+@dataclass
+class ConfidencePoint:
+    """The patient's confidence at one of their preparations or reviews."""
+
+    appointment_id: int
+    at: str
+    kind: str
+    confidence: int
 
 
 @dataclass
@@ -119,6 +143,10 @@ class Record:
     themes_version: str | None = None
     changes: Changes | None = None
     withheld: bool = False
+    kind: str = "care_planning"
+    follows_appointment_id: int | None = None
+    reviewed_goals: list[ReviewedGoal] = field(default_factory=list)
+    confidence_trend: list[ConfidencePoint] = field(default_factory=list)
 
     @property
     def shared(self) -> bool:
@@ -133,7 +161,7 @@ class Record:
     @property
     def confidence(self) -> int | None:
         """The patient's confidence, 0 to 10, if they gave it."""
-        value = self.section(QuestionId.CONFIDENCE).value
+        value = self.answered(QuestionId.CONFIDENCE)
         return int(value) if isinstance(value, int) else None
 
     @property
@@ -143,10 +171,27 @@ class Record:
 
     def section(self, question_id: str) -> Section:
         """Return the section of one question (KeyError if the questionnaire has none)."""
+        found = self.find(question_id)
+        if found is None:
+            raise KeyError(question_id)
+        return found
+
+    def find(self, question_id: str) -> Section | None:
+        """Return the section of one question, or None if this questionnaire did not ask it."""
         for each in self.sections:
             if each.question_id == question_id:
                 return each
-        raise KeyError(question_id)
+        return None
+
+    def answered(self, question_id: str) -> Any:
+        """Return the value of an answered question (None if skipped, not reached or not asked)."""
+        found = self.find(question_id)
+        return found.value if found is not None and found.state == "answered" else None
+
+    @property
+    def is_review(self) -> bool:
+        """Whether this is the record of a review of the plan (not of a preparation)."""
+        return self.questionnaire_id == REVIEW.id
 
     @property
     def completeness(self) -> dict[str, int]:
@@ -246,14 +291,17 @@ def _flag_words(record: Record) -> str | None:
 
 
 def _summary(record: Record) -> list[str]:
-    """Return at most three lines: what matters most, the main worry, confidence and flags."""
-    lines = []
+    """Return at most three lines: what matters most, the main worry, confidence and flags.
+
+    A review's lines say how the goals are going and whether the patient wants to talk.
+    """
+    lines = _review_lines(record) if record.is_review else []
     for question_id, label in (
         (QuestionId.WHAT_MATTERS, "Matters most"),
         (QuestionId.NOT_GOING_WELL, "Main worry"),
     ):
-        section = record.section(question_id)
-        if section.state == "answered" and section.patient_words:
+        section = record.find(question_id)
+        if section is not None and section.state == "answered" and section.patient_words:
             words = shorten(section.patient_words, SUMMARY_WORDS_CHARS)
             lines.append(f"{label}: \u201c{words}\u201d")
     last = []
@@ -266,6 +314,22 @@ def _summary(record: Record) -> list[str]:
         last.append(_status_words(record))
     if last:
         lines.append(". ".join(last))
+    return lines
+
+
+def _review_lines(record: Record) -> list[str]:
+    """Return how many goals are at each stage, and any appointment or call asked for."""
+    lines = []
+    progress = record.answered(QuestionId.GOAL_PROGRESS)
+    if isinstance(progress, list) and progress:
+        counts = Counter(entry["status"] for entry in progress)
+        stages = [
+            f"{counts[status]} {status.lower()}" for status in GOAL_PROGRESS if counts[status]
+        ]
+        lines.append("Goals: " + ", ".join(stages))
+    wanted = record.answered(QuestionId.CONTACT)
+    if wanted in CONTACT[:2]:
+        lines.append(f"Would like {str(wanted).lower()}")
     return lines
 
 
@@ -336,6 +400,52 @@ def _changes(session: Session, appointment: Appointment, record: Record, zone: s
             state = "same" if was == now else "changed"
         changes.sections.append(Change(section.question_id, section.heading, state))
     record.changes = changes
+
+
+def _reviewed_goals(
+    session: Session, appointment: Appointment, record: Record
+) -> list[ReviewedGoal]:
+    """Return how each goal under review is going, tied to the goal's row where it was set."""
+    progress = record.answered(QuestionId.GOAL_PROGRESS)
+    if not isinstance(progress, list):
+        return []
+    rows: dict[str, int] = {}
+    earlier = appointment.follows
+    while earlier is not None:
+        if earlier.preparation is not None:
+            for row in goal_rows(session, earlier.preparation):
+                rows.setdefault(row.text, row.id)
+        earlier = earlier.follows
+    return [
+        ReviewedGoal(rows.get(entry["goal"]), entry["goal"], entry["status"], entry["note"])
+        for entry in progress
+    ]
+
+
+def _confidence_trend(
+    session: Session, appointment: Appointment, local: ZoneInfo
+) -> list[ConfidencePoint]:
+    """Return the patient's confidence at each of their records they shared, oldest first."""
+    scores = session.execute(
+        select(Appointment, Answer)
+        .join(Preparation, Preparation.appointment_id == Appointment.id)
+        .join(Answer, Answer.preparation_id == Preparation.id)
+        .where(
+            Appointment.patient_id == appointment.patient_id,
+            Appointment.practice_id == appointment.practice_id,
+            Answer.question_id == QuestionId.CONFIDENCE,
+            Answer.skipped.is_(False),
+            Preparation.consent_to_share.is_(True),
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    return [
+        ConfidencePoint(
+            earlier.id, earlier.starts_at.astimezone(local).isoformat(), earlier.kind, answer.value
+        )
+        for earlier, answer in scores
+        if isinstance(answer.value, int)
+    ]
 
 
 def build_record(
@@ -429,6 +539,10 @@ def build_record(
                     answered_at=_iso(answer.answered_at, local),
                 )
             )
+    record.kind = appointment.kind
+    record.follows_appointment_id = appointment.follows_id
+    record.reviewed_goals = _reviewed_goals(session, appointment, record)
+    record.confidence_trend = _confidence_trend(session, appointment, local)
     _tag_themes(record)
     record.summary = _summary(record)
     if compare:
@@ -449,7 +563,15 @@ def for_practice(record: Record) -> Record:
         replace(section, value=None, patient_words=None, themes=[]) for section in record.sections
     ]
     shown = replace(
-        record, sections=hidden, goals=[], themes=[], offers=[], changes=None, withheld=True
+        record,
+        sections=hidden,
+        goals=[],
+        themes=[],
+        offers=[],
+        changes=None,
+        withheld=True,
+        reviewed_goals=[],
+        confidence_trend=[],
     )
     flags = _flag_words(record)
     shown.summary = [_status_words(shown)] + ([flags] if flags else [])
@@ -469,9 +591,17 @@ def describe(question: Question, value: Any) -> str:
             "may need more support" if int(value) < CONFIDENCE_SUPPORT_BELOW else "feels confident"
         )
         return f"{value} out of 10 ({reading})"
+    if question.kind is Kind.GOAL_REVIEW and isinstance(value, list):
+        return "; ".join(map(progress_words, value)) if value else "No goals to review"
     if isinstance(value, list):
         return "; ".join(str(item) for item in value) if value else "None"
     return str(value)
+
+
+def progress_words(entry: dict[str, str]) -> str:
+    """Return how one reviewed goal is going: "Walk to the shops: Getting there (physio)"."""
+    note = f" ({entry['note']})" if entry.get("note") else ""
+    return f"{entry['goal']}: {entry['status']}{note}"
 
 
 def to_json(record: Record) -> dict[str, Any]:
@@ -571,9 +701,11 @@ def _change_lines(record: Record) -> list[str]:
 
 def to_text(record: Record) -> str:
     """Return the record as plain text for a practitioner: flags, summary, then sections."""
+    title = "Review of the care plan" if record.is_review else "Pre-consultation record"
+    when = "Review due" if record.is_review else "Appointment"
     lines = [
-        f"Pre-consultation record - {record.patient_name} (born {record.date_of_birth})",
-        f"Appointment: {_readable(record.appointment_at)} at {record.practice}",
+        f"{title} - {record.patient_name} (born {record.date_of_birth})",
+        f"{when}: {_readable(record.appointment_at)} at {record.practice}",
     ]
     if record.practitioner:
         lines.append(f"With: {record.practitioner}")
@@ -596,7 +728,8 @@ def to_text(record: Record) -> str:
     counts = record.completeness
     by = " and ".join(STORED_CHANNELS.get(channel, channel) for channel in record.channels)
     lines += [
-        f"Preparation: {record.preparation_status.replace('_', ' ')}"
+        f"{'Review' if record.is_review else 'Preparation'}: "
+        f"{record.preparation_status.replace('_', ' ')}"
         + (f" (answered by {by})" if by else ""),
         f"Consent to share with the care team: {consent}{when}",
         f"Completeness: {counts['answered']} answered, {counts['skipped']} skipped, "
@@ -611,5 +744,30 @@ def to_text(record: Record) -> str:
             "so they are not shown."
         )
     else:
-        lines += _section_lines(record) + _theme_lines(record) + _change_lines(record)
+        lines += (
+            _section_lines(record)
+            + _theme_lines(record)
+            + _change_lines(record)
+            + _trend_lines(record)
+        )
     return "\n".join(lines) + "\n"
+
+
+def trend_words(record: Record) -> str | None:
+    """Return the confidence across the patient's shared records: "4 (1 Dec 2026) -> 7 ..."."""
+    if len(record.confidence_trend) < 2:
+        return None
+    return " -> ".join(
+        f"{point.confidence} ({_day(point.at)}{', review' if point.kind == 'review' else ''})"
+        for point in record.confidence_trend
+    )
+
+
+def _day(iso: str) -> str:
+    moment = datetime.fromisoformat(iso)
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _trend_lines(record: Record) -> list[str]:
+    words = trend_words(record)
+    return ["", "CONFIDENCE OVER TIME", words] if words else []

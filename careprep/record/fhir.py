@@ -22,7 +22,7 @@ from careprep.preparation.questionnaire import (
     Questionnaire,
     questionnaire,
 )
-from careprep.record import STORED_CHANNELS, Record, Section
+from careprep.record import STORED_CHANNELS, Record, Section, progress_words
 
 BASE = "https://careprep.uk/fhir"
 """The base of careprep's canonical URLs, identifier systems and code systems."""
@@ -34,6 +34,7 @@ ITEM_TYPES = {
     Kind.CHOICE: "choice",
     Kind.MULTI_CHOICE: "open-choice",
     Kind.GOALS: "text",
+    Kind.GOAL_REVIEW: "string",
 }
 """The FHIR item type of each kind of question; the others are not part of the response."""
 
@@ -65,6 +66,13 @@ def _coding(asked: Questionnaire, question: Question, option: str) -> dict[str, 
     }
 
 
+def _item_text(question: Question) -> str:
+    """Return a question as the Questionnaire item says it (a review asks it once per goal)."""
+    if question.kind is Kind.GOAL_REVIEW:
+        return "How is each of your goals going, and what helped or got in the way?"
+    return question.text
+
+
 def _asked_items(asked: Questionnaire) -> list[Question]:
     return [question for question in asked.flow if question.kind in ITEM_TYPES]
 
@@ -75,12 +83,12 @@ def questionnaire_resource(asked: Questionnaire = PREPARE) -> dict[str, Any]:
     for question in _asked_items(asked):
         item: dict[str, Any] = {
             "linkId": question.id,
-            "text": question.text,
+            "text": _item_text(question),
             "type": ITEM_TYPES[question.kind],
             "required": False,
-            "repeats": question.kind in (Kind.MULTI_CHOICE, Kind.GOALS),
+            "repeats": question.kind in (Kind.MULTI_CHOICE, Kind.GOALS, Kind.GOAL_REVIEW),
         }
-        if question.options:
+        if question.options and question.kind is not Kind.GOAL_REVIEW:
             item["answerOption"] = [
                 {"valueCoding": _coding(asked, question, option)} for option in question.options
             ]
@@ -123,6 +131,8 @@ def _answers(
     value = section.value
     if question.kind is Kind.GOALS:
         return [{"valueString": goal.text} for goal in record.goals]
+    if question.kind is Kind.GOAL_REVIEW:
+        return [{"valueString": progress_words(entry)} for entry in value]
     if question.kind is Kind.FREE_TEXT:
         return [{"valueString": section.patient_words or str(value)}]
     if question.kind is Kind.YES_NO:
@@ -160,7 +170,7 @@ def questionnaire_response(record: Record) -> dict[str, Any]:
             continue
         answers = _answers(asked, question, section, record)
         if answers:
-            items.append({"linkId": question.id, "text": question.text, "answer": answers})
+            items.append({"linkId": question.id, "text": _item_text(question), "answer": answers})
     patient = patient_reference(record)
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
@@ -192,11 +202,24 @@ def patient_resource(record: Record) -> dict[str, Any]:
     }
 
 
+ACHIEVEMENT = {
+    "Done": ("completed", "achieved", "Achieved"),
+    "Getting there": ("active", "improving", "Improving"),
+    "Not started": ("active", "no-progress", "No Progress"),
+    "No longer matters": ("cancelled", None, None),
+}
+"""For each answer at a review: the Goal's lifecycleStatus and its achievementStatus code."""
+
+
 def goal_resources(record: Record) -> list[dict[str, Any]]:
-    """Return one proposed Goal per goal, in the patient's words, expressed by the patient."""
+    """Return a Goal per goal, in the patient's words, expressed by the patient.
+
+    A new goal is ``proposed``; a goal reviewed keeps the id of the Goal it was when set,
+    so a receiver updates it, with the review's ``achievementStatus`` and the patient's note.
+    """
     patient = patient_reference(record)
     goals = [] if record.withheld else record.goals
-    return [
+    resources = [
         {
             "resourceType": "Goal",
             "id": f"careprep-goal-{goal.id}",
@@ -207,6 +230,33 @@ def goal_resources(record: Record) -> list[dict[str, Any]]:
         }
         for goal in goals
     ]
+    for reviewed in [] if record.withheld else record.reviewed_goals:
+        lifecycle, code, display = ACHIEVEMENT[reviewed.status]
+        resource: dict[str, Any] = {
+            "resourceType": "Goal",
+            "id": f"careprep-goal-{reviewed.goal_id}"
+            if reviewed.goal_id is not None
+            else f"careprep-review-{record.appointment_id}-goal-{len(resources) + 1}",
+            "lifecycleStatus": lifecycle,
+            "description": {"text": reviewed.text},
+            "subject": patient,
+            "expressedBy": patient,
+        }
+        if code is not None:
+            resource["achievementStatus"] = {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/goal-achievement",
+                        "code": code,
+                        "display": display,
+                    }
+                ],
+                "text": reviewed.status,
+            }
+        if reviewed.note:
+            resource["note"] = [{"text": reviewed.note}]
+        resources.append(resource)
+    return resources
 
 
 def flag_resources(record: Record) -> list[dict[str, Any]]:

@@ -27,10 +27,12 @@ WORDS = (
     (QuestionId.GOOD_DAY, "A good day"),
     (QuestionId.QUESTIONS, "Your questions"),
     (QuestionId.SUPPORT, "Support"),
+    (QuestionId.CHANGES, "What has changed"),
 )
 """The free-text answers, in the order they are told back, with a short label each."""
 
 KEPT_LONGEST = (
+    QuestionId.CHANGES,
     QuestionId.WHAT_MATTERS,
     QuestionId.NOT_GOING_WELL,
     QuestionId.QUESTIONS,
@@ -53,17 +55,20 @@ def _fixed_lines(record: Record, goal_limit: int | None) -> list[str]:
         return words if goal_limit is None else shorten(words, goal_limit)
 
     lines = []
+    reviewed = [f"{cut(goal.text)}: {goal.status.lower()}" for goal in record.reviewed_goals]
+    if reviewed:
+        lines.append("Your goals: " + "; ".join(reviewed))
     goals = [cut(goal.text) for goal in record.goals]
     if goals:
-        lines.append("Goals: " + "; ".join(goals))
-    topics = record.section(QuestionId.TOPICS)
-    if topics.state == "answered" and topics.value:
-        lines.append("To talk about: " + ", ".join(cut(str(item)) for item in topics.value))
+        lines.append(("New goals: " if record.is_review else "Goals: ") + "; ".join(goals))
+    topics = record.answered(QuestionId.TOPICS)
+    if topics:
+        lines.append("To talk about: " + ", ".join(cut(str(item)) for item in topics))
     if record.confidence is not None:
         lines.append(f"Confidence: {record.confidence} out of 10")
-    review = record.section(QuestionId.REVIEW_INTERVAL)
-    if review.state == "answered" and review.value:
-        lines.append(f"Review: {review.value}")
+    review = record.answered(QuestionId.REVIEW_INTERVAL)
+    if review:
+        lines.append(f"{'Next review' if record.is_review else 'Review'}: {review}")
     shared = {True: "yes", False: "no", None: "not yet asked"}[record.consent_to_share]
     lines.append(f"Shared with your care team: {shared}")
     return lines
@@ -77,8 +82,10 @@ def _compose(
 ) -> str:
     lines = [f"Your answers for {record.practice}, {_when(record)}:"]
     for question_id, label in WORDS:
-        section = record.section(question_id)
-        if question_id not in quoted or section.state != "answered" or not section.patient_words:
+        section = record.find(question_id)
+        if question_id not in quoted or section is None or section.state != "answered":
+            continue
+        if not section.patient_words:
             continue
         words = section.patient_words
         lines.append(f"{label}: {words if quote_limit is None else shorten(words, quote_limit)}")
