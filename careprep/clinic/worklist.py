@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from careprep.messaging.reminders import CARE_PLANNING, INVITATION
+from careprep.messaging.reminders import INVITATION
 from careprep.messaging.states import OutboxState
 from careprep.preparation.progress import questionnaire_of
-from careprep.preparation.questionnaire import PREPARE
+from careprep.preparation.questionnaire import CONTACT, PREPARE, QuestionId
 from careprep.store.models import (
     Answer,
     Appointment,
@@ -42,7 +42,7 @@ STATUSES = (
     PreparationStatus.COMPLETE,
     PreparationStatus.DECLINED,
 )
-SHOWS = ("concerns", "unread", *STATUSES)
+SHOWS = ("concerns", "requests", "unread", *STATUSES)
 WHEN = ("upcoming", "today", "past", "all")
 SORTS = ("time", "concerns", "status")
 
@@ -63,6 +63,14 @@ class Row:
     shared: bool | None
     read_at: datetime | None
     cancelled: bool
+    kind: str = "care_planning"
+    wants: str | None = None
+    """A review's request to talk ("An appointment", "A phone call"): a task until read."""
+
+    @property
+    def open_request(self) -> bool:
+        """Whether the patient asked for an appointment or a call and nobody has read it."""
+        return self.wants is not None and self.read_at is None
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class Counts:
     invited: int
     with_concerns: int
     unread: int
+    requests: int = 0
 
 
 def _window(when: str, now: datetime, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -102,7 +111,7 @@ def worklist(
     start, end = _window(when, now, local)
     query = (
         select(Appointment)
-        .where(Appointment.practice_id == practice_id, Appointment.kind == CARE_PLANNING)
+        .where(Appointment.practice_id == practice_id)
         .options(joinedload(Appointment.patient), joinedload(Appointment.preparation))
     )
     if start is not None:
@@ -114,7 +123,8 @@ def worklist(
     answered = _answered(session, preparation_ids)
     flags = _open_flags(session, practice_id, preparation_ids)
     invited = _invited(session, preparation_ids)
-    rows = [_row(a, answered, flags, invited, local) for a in appointments]
+    wants = _requests(session, preparation_ids)
+    rows = [_row(a, answered, flags, invited, local, wants) for a in appointments]
     rows = [row for row in rows if _shown(row, show)]
     if sort == "concerns":
         rows.sort(key=lambda r: (_severity(r.worst_flag), r.starts_at))
@@ -134,6 +144,22 @@ def _answered(session: Session, preparation_ids: list[int]) -> dict[int, int]:
         .group_by(Answer.preparation_id)
     )
     return {preparation_id: count for preparation_id, count in session.execute(query)}
+
+
+def _requests(session: Session, preparation_ids: list[int]) -> dict[int, str]:
+    """Return the reviews whose patient asked for an appointment or a call, and which."""
+    if not preparation_ids:
+        return {}
+    query = select(Answer.preparation_id, Answer.value).where(
+        Answer.preparation_id.in_(preparation_ids),
+        Answer.question_id == QuestionId.CONTACT,
+        Answer.skipped.is_(False),
+    )
+    return {
+        preparation_id: str(value)
+        for preparation_id, value in session.execute(query)
+        if value in CONTACT[:2]
+    }
 
 
 def _invited(session: Session, preparation_ids: list[int]) -> set[int]:
@@ -175,6 +201,7 @@ def _row(
     flags: dict[int, list[str]],
     invited: set[int],
     zone: ZoneInfo,
+    wants: dict[int, str],
 ) -> Row:
     preparation: Preparation | None = appointment.preparation
     levels = flags.get(preparation.id, []) if preparation else []
@@ -195,6 +222,8 @@ def _row(
         shared=preparation.consent_to_share if preparation else None,
         read_at=appointment.record_read_at.astimezone(zone) if appointment.record_read_at else None,
         cancelled=appointment.status == "cancelled",
+        kind=appointment.kind,
+        wants=wants.get(preparation.id) if preparation else None,
     )
 
 
@@ -205,6 +234,8 @@ def _shown(row: Row, show: str | None) -> bool:
         return row.open_flags > 0
     if show == "unread":
         return _unread(row)
+    if show == "requests":
+        return row.open_request
     return row.status == show
 
 
@@ -223,6 +254,7 @@ def counts(rows: list[Row]) -> Counts:
         invited=sum(r.status == INVITED for r in rows),
         with_concerns=sum(r.open_flags > 0 for r in rows),
         unread=sum(_unread(r) for r in rows),
+        requests=sum(r.open_request for r in rows),
     )
 
 
@@ -233,8 +265,6 @@ def appointment_of_practice(
     appointment = session.get(Appointment, appointment_id)
     if appointment is None or appointment.practice_id != practice_id:
         return None
-    if appointment.kind != CARE_PLANNING:
-        return None  # a review's record comes with the review conversation (issue 12)
     return appointment
 
 

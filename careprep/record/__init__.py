@@ -145,6 +145,7 @@ class Record:
     withheld: bool = False
     kind: str = "care_planning"
     follows_appointment_id: int | None = None
+    followed_by_appointment_id: int | None = None
     reviewed_goals: list[ReviewedGoal] = field(default_factory=list)
     confidence_trend: list[ConfidencePoint] = field(default_factory=list)
 
@@ -541,6 +542,9 @@ def build_record(
             )
     record.kind = appointment.kind
     record.follows_appointment_id = appointment.follows_id
+    record.followed_by_appointment_id = session.execute(
+        select(Appointment.id).where(Appointment.follows_id == appointment.id)
+    ).scalar_one_or_none()
     record.reviewed_goals = _reviewed_goals(session, appointment, record)
     record.confidence_trend = _confidence_trend(session, appointment, local)
     _tag_themes(record)
