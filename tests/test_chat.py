@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from bot.transcript import EVENTS
+from careprep.messaging.reminders import book_review
 from careprep.preparation import messages
 from careprep.settings import Settings
 from careprep.store import engine_for, session_scope
@@ -349,3 +350,53 @@ def test_the_link_closes_once_the_appointment_has_passed(link: Link) -> None:
         appointment = session.get(Appointment, preparation.appointment_id)
         appointment.starts_at = datetime.now(timezone.utc) - timedelta(minutes=1)
     assert client.get(f"/chat/{link.token}").status_code == 404
+
+
+@pytest.fixture
+def review_link(settings: Settings) -> Link:
+    """The link of Zelda's review of her care plan, from its reminder."""
+    with session_scope(settings.database_url) as session:
+        appointment = book(session, name="Zelda Quill")
+        review = book_review(session, appointment, 6, "Europe/London")
+        assert review is not None
+        preparation = review.preparation
+        return Link(
+            settings,
+            Recorder(),
+            preparation.link_token,
+            preparation.invite_token,
+            preparation.id,
+            "Zelda Quill",
+        )
+
+
+def review_date(link: Link, moment: datetime) -> None:
+    with session_scope(link.settings.database_url) as session:
+        preparation = session.get(Preparation, link.preparation_id)
+        session.get(Appointment, preparation.appointment_id).starts_at = moment
+
+
+@pytest.mark.parametrize(
+    ("days", "opens"),
+    [(1, False), (-1, True), (-27, True), (-29, False)],  # open from its date for 28 days
+)
+def test_a_review_link_opens_from_its_date_for_four_weeks(
+    review_link: Link, days: int, opens: bool
+) -> None:
+    review_date(review_link, datetime.now(timezone.utc) + timedelta(days=days))
+
+    page = client_of(review_link).get(f"/chat/{review_link.token}")
+
+    assert page.status_code == (200 if opens else 404)
+    if opens:
+        assert "Review your care plan" in page.text and "Zelda" not in page.text
+
+
+def test_a_review_link_starts_the_review_conversation_after_the_check(review_link: Link) -> None:
+    review_date(review_link, datetime.now(timezone.utc) - timedelta(hours=1))
+
+    page = checked(review_link).get(f"/chat/{review_link.token}")
+
+    assert page.status_code == 200
+    assert "<h1>Review your care plan</h1>" in page.text
+    assert review_link.rasa.sent == [(review_link.sender_id, "/greet")]

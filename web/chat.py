@@ -227,6 +227,7 @@ def chat_routes(
             "copy": copy,
             "commands": COMMANDS,
             "practice": link.practice,
+            "review": link.review,
         }
 
     @router.get("/{token}", response_class=HTMLResponse)
@@ -236,7 +237,7 @@ def chat_routes(
         if link.state is not LinkState.OPEN:
             return closed(request, link)
         if web_session(request).chat != link.preparation_id:
-            return page(request, "chat/check.html", {"token": token})
+            return page(request, "chat/check.html", {"token": token, "review": link.review})
         return chat_page(request, token, link)
 
     @router.post("/{token}/check")
@@ -256,7 +257,13 @@ def chat_routes(
             return closed(request, link)
         with session_scope(settings.database_url) as store:
             tried = check_link_date_of_birth(store, link.preparation_id, day, month, year)
-        context = {"token": token, "day": day[:4], "month": month[:4], "year": year[:6]}
+        context = {
+            "token": token,
+            "day": day[:4],
+            "month": month[:4],
+            "year": year[:6],
+            "review": link.review,
+        }
         if tried.check is None:
             return page(request, "chat/check.html", {**context, "error": tried.problem}, 400)
         if tried.check.locked:

@@ -42,6 +42,8 @@ class OpenedLink:
     preparation_id: int | None = None
     sender_id: str | None = None
     practice: str | None = None
+    review: bool = False
+    """Whether the link opens the review of a care plan (not a preparation)."""
 
 
 def open_link(session: Session, link_token: str, now: datetime) -> OpenedLink:
@@ -52,7 +54,8 @@ def open_link(session: Session, link_token: str, now: datetime) -> OpenedLink:
     practice = preparation.appointment.practice.name
     if is_locked(preparation):
         return OpenedLink(LinkState.LOCKED, preparation.id, practice=practice)
-    return OpenedLink(LinkState.OPEN, preparation.id, preparation.invite_token, practice)
+    review = preparation.appointment.kind != CARE_PLANNING
+    return OpenedLink(LinkState.OPEN, preparation.id, preparation.invite_token, practice, review)
 
 
 def _closed(preparation: Preparation, now: datetime) -> bool:
