@@ -124,6 +124,9 @@ def test_the_version_1_phrases_still_raise_their_level(level: Level, text: str) 
         "I double check my pills every morning",
         "choking for a fag after the appointment",
         "my uncle died of a stroke so I check my blood pressure",
+        # A carer's everyday answer at a review (rules v4 read "ill" as ill-treating):
+        "My husband has been ill so I have been caring for him",
+        "Mum has been ill all winter",
     ],
 )
 def test_everyday_words_do_not_trip_it(text: str) -> None:
@@ -134,6 +137,8 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
     ("text", "level"),
     [
         ("my husband collapsed an hour ago", Level.EMERGENCY),
+        ("my husband ill-treats me", Level.SAFEGUARDING),
+        ("she was ill treated by her son", Level.SAFEGUARDING),
         ("had a fit at lunchtime", Level.EMERGENCY),
         ("I think he's had a stroke", Level.EMERGENCY),
         ("chesst pian since last night", Level.EMERGENCY),
