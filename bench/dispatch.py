@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from careprep.clinic.appointments import NewAppointment, add_appointment
 from careprep.messaging.worker import Dispatch, dispatch_due
 from careprep.settings import Settings
-from careprep.store import session_scope
+from careprep.store import engine_for, session_scope
 from careprep.store.migrate import upgrade
 from careprep.store.models import OutboxMessage, utcnow
 from integrations.sms.sender import SmsSender
@@ -69,8 +70,20 @@ def fill_outbox(database_url: str, count: int) -> None:
         )
 
 
-def measure_dispatch(database_url: str, count: int = COUNT) -> dict[str, float | int]:
-    """Send ``count`` due messages to a local endpoint; return the rate and the outcome."""
+def _dispatch_in_child(database_url: str, settings: Settings) -> None:
+    """Run one worker in a forked process (its own connections, not the parent's)."""
+    engine_for(database_url).dispose(close=False)
+    dispatch_due(database_url, SmsSender(settings), dispatch=Dispatch(rate_limited=False))
+
+
+def measure_dispatch(
+    database_url: str, count: int = COUNT, workers: int = 1
+) -> dict[str, float | int]:
+    """Send ``count`` due messages to a local endpoint; return the rate and the outcome.
+
+    With several ``workers``, each is a process of its own (forked, so none pays for
+    importing careprep again), all claiming from the same outbox as deployed workers do.
+    """
     fill_outbox(database_url, count)
     endpoint = subprocess.Popen(
         [sys.executable, "-c", ENDPOINT],
@@ -96,11 +109,23 @@ def measure_dispatch(database_url: str, count: int = COUNT) -> dict[str, float |
                 twilio_api_base_url=base_url,
             )
             started, cpu_started = time.monotonic(), time.process_time()
-            handled = dispatch_due(
-                database_url, SmsSender(settings), dispatch=Dispatch(rate_limited=False)
-            )
+            worker_cpu = 0.0
+            if workers == 1:
+                dispatch_due(
+                    database_url, SmsSender(settings), dispatch=Dispatch(rate_limited=False)
+                )
+                worker_cpu = time.process_time() - cpu_started
+            else:
+                forked = multiprocessing.get_context("fork")
+                children = [
+                    forked.Process(target=_dispatch_in_child, args=(database_url, settings))
+                    for _ in range(workers)
+                ]
+                for child in children:
+                    child.start()
+                for child in children:
+                    child.join()
             seconds = time.monotonic() - started
-            worker_cpu = time.process_time() - cpu_started
             endpoint_cpu = cpu_seconds(endpoint.pid)
     finally:
         endpoint.kill()
@@ -109,13 +134,16 @@ def measure_dispatch(database_url: str, count: int = COUNT) -> dict[str, float |
         states = Counter(session.execute(select(OutboxMessage.state)).scalars())
     if states != {"sent": count}:
         raise SystemExit(f"bench: not every message was sent: {dict(states)}")
-    return {
-        "dispatch_messages": handled,
+    figures: dict[str, float | int] = {
+        "dispatch_workers": workers,
+        "dispatch_messages": count,
         "dispatch_seconds": round(seconds, 2),
-        "dispatch_messages_per_second": round(handled / seconds),
-        "dispatch_worker_cpu_ms_per_message": round(worker_cpu * 1000 / handled, 2),
-        "dispatch_endpoint_cpu_ms_per_message": round(endpoint_cpu * 1000 / handled, 2),
+        "dispatch_messages_per_second": round(count / seconds),
+        "dispatch_endpoint_cpu_ms_per_message": round(endpoint_cpu * 1000 / count, 2),
     }
+    if workers == 1:
+        figures["dispatch_worker_cpu_ms_per_message"] = round(worker_cpu * 1000 / count, 2)
+    return figures
 
 
 def cpu_seconds(pid: int) -> float:
@@ -128,14 +156,15 @@ def main() -> None:
     """Measure on a scratch SQLite store (or the given URL) and print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=COUNT)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--database-url", help="an empty store to use (default: scratch SQLite)")
     arguments = parser.parse_args()
     if arguments.database_url:
-        figures = measure_dispatch(arguments.database_url, arguments.count)
+        figures = measure_dispatch(arguments.database_url, arguments.count, arguments.workers)
     else:
         with tempfile.TemporaryDirectory() as scratch:
             url = f"sqlite:///{Path(scratch) / 'careprep.db'}"
-            figures = measure_dispatch(url, arguments.count)
+            figures = measure_dispatch(url, arguments.count, arguments.workers)
     print(json.dumps(figures, indent=2))
 
 

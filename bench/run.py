@@ -160,8 +160,11 @@ def main() -> None:
         "reply_ms_max": round(latencies[-1], 1),
         **memory,
     }
-    with tempfile.TemporaryDirectory() as scratch:
-        figures.update(measure_dispatch(f"sqlite:///{Path(scratch) / 'careprep.db'}"))
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as scratch:
+            url = f"sqlite:///{Path(scratch) / 'careprep.db'}"
+            measured = measure_dispatch(url, workers=workers)
+        figures.update({f"{name}_{workers}": value for name, value in measured.items()})
     print(json.dumps(figures, indent=2))
 
 
