@@ -733,8 +733,7 @@ def to_text(record: Record) -> str:
     by = " and ".join(STORED_CHANNELS.get(channel, channel) for channel in record.channels)
     lines += [
         f"{'Review' if record.is_review else 'Preparation'}: "
-        f"{record.preparation_status.replace('_', ' ')}"
-        + (f" (answered by {by})" if by else ""),
+        f"{record.preparation_status.replace('_', ' ')}" + (f" (answered by {by})" if by else ""),
         f"Consent to share with the care team: {consent}{when}",
         f"Completeness: {counts['answered']} answered, {counts['skipped']} skipped, "
         f"{counts['not_reached']} not reached",
