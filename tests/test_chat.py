@@ -55,20 +55,23 @@ class Link:
     name: str
 
 
+def link_of(settings: Settings, appointment: Appointment) -> Link:
+    """The chat link of an appointment (a preparation or a review) of Zelda Quill's."""
+    preparation = appointment.preparation
+    return Link(
+        settings,
+        Recorder(),
+        preparation.link_token,
+        preparation.invite_token,
+        preparation.id,
+        "Zelda Quill",
+    )
+
+
 @pytest.fixture
 def link(settings: Settings) -> Link:
     with session_scope(settings.database_url) as session:
-        appointment = book(session, name="Zelda Quill")
-        preparation = appointment.preparation
-        found = Link(
-            settings,
-            Recorder(),
-            preparation.link_token,
-            preparation.invite_token,
-            preparation.id,
-            "Zelda Quill",
-        )
-    return found
+        return link_of(settings, book(session, name="Zelda Quill"))
 
 
 def client_of(link: Link) -> TestClient:
@@ -359,15 +362,7 @@ def review_link(settings: Settings) -> Link:
         appointment = book(session, name="Zelda Quill")
         review = book_review(session, appointment, 6, "Europe/London")
         assert review is not None
-        preparation = review.preparation
-        return Link(
-            settings,
-            Recorder(),
-            preparation.link_token,
-            preparation.invite_token,
-            preparation.id,
-            "Zelda Quill",
-        )
+        return link_of(settings, review)
 
 
 def review_date(link: Link, moment: datetime) -> None:

@@ -195,7 +195,7 @@ def reschedule(
         if kind in planned:
             message.due_at, message.body = planned[kind].due_at, planned[kind].body
         else:
-            _cancel(message, Reason.TOO_LATE)
+            cancel_message(message, Reason.TOO_LATE)
     schedule(session, appointment, zone, web_url, now)
     for review in _reviews_after(session, appointment):
         if review.preparation.status == PreparationStatus.NOT_STARTED:
@@ -203,7 +203,8 @@ def reschedule(
             reschedule(session, review, zone, web_url, now)
 
 
-def _cancel(message: OutboxMessage, reason: str) -> None:
+def cancel_message(message: OutboxMessage, reason: str) -> None:
+    """Cancel one message that has not gone, keeping the reason for the portal."""
     message.state = OutboxState.CANCELLED
     message.cancelled_reason = reason
     log.info("outbox message %s (%s) cancelled: %s", message.id, message.kind, reason)
@@ -216,7 +217,7 @@ def cancel_waiting(
     cancelled = 0
     for kind, message in _messages_of(session, appointment).items():
         if kind in kinds and message.state == OutboxState.PENDING:
-            _cancel(message, reason)
+            cancel_message(message, reason)
             cancelled += 1
     return cancelled
 
@@ -231,7 +232,7 @@ def cancel_for_patients(session: Session, patients: list[Patient], reason: str) 
     ).scalars()
     cancelled = 0
     for message in waiting:
-        _cancel(message, reason)
+        cancel_message(message, reason)
         cancelled += 1
     return cancelled
 

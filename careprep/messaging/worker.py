@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from careprep.clinic.practices import quiet_hours_of
 from careprep.messaging.outbox import record_opt_out
-from careprep.messaging.reminders import Reason, plan_reviews, still_wanted
+from careprep.messaging.reminders import Reason, cancel_message, plan_reviews, still_wanted
 from careprep.messaging.schedule import next_allowed
 from careprep.messaging.sender import Sender, SendResult
 from careprep.messaging.states import OutboxState
@@ -137,12 +137,6 @@ def due_messages(
     return list(session.execute(query).scalars())
 
 
-def _cancel(message: OutboxMessage, reason: str) -> None:
-    message.state = OutboxState.CANCELLED
-    message.cancelled_reason = reason
-    log.info("outbox message %s (%s) cancelled: %s", message.id, message.kind, reason)
-
-
 def _claim(
     session: Session,
     message: OutboxMessage,
@@ -158,11 +152,11 @@ def _claim(
     """
     patient = found.patients[message.patient_id]
     if patient.phone in found.opted_out:
-        _cancel(message, Reason.OPTED_OUT)
+        cancel_message(message, Reason.OPTED_OUT)
         return None
     unwanted = still_wanted(session, message)
     if unwanted is not None:
-        _cancel(message, unwanted)
+        cancel_message(message, unwanted)
         return None
     practice = found.practices[patient.practice_id]
     allowed = next_allowed(now, quiet_hours_of(practice), dispatch.zone)

@@ -362,11 +362,16 @@ def _read_reply(
     try:
         value = read_answer(asked, text)
     except Unreadable as problem:
-        unread = conversation.with_answers({asked.id: None})
-        return Turn(unread) if quiet else _say(unread, f"{problem} {asked.reason}")
+        return _not_read(conversation, asked, f"{problem} {asked.reason}", quiet)
     record_answer(session, preparation, asked.id, value, text, conversation.channel.stored)
     answered = conversation.with_answers({asked.id: value, **_changed(conversation, asked.id)})
     return Turn(answered, recorded=Recorded(asked.id, value))
+
+
+def _not_read(conversation: Conversation, asked: Question, hint: str, quiet: bool) -> Turn:
+    """Ask again a question whose reply could not be read; say why unless a concern was."""
+    unread = conversation.with_answers({asked.id: None})
+    return Turn(unread) if quiet else _say(unread, hint)
 
 
 def _identity_from_the_link(
@@ -427,8 +432,7 @@ def _take_goal(
     try:
         goal = read_answer(asked, text)
     except Unreadable as problem:
-        unread = conversation.with_answers({asked.id: None})
-        return Turn(unread) if quiet else _say(unread, f"{problem} {asked.reason}")
+        return _not_read(conversation, asked, f"{problem} {asked.reason}", quiet)
     goals = [*conversation.goals, str(goal)]
     record_answer(session, preparation, asked.id, goals, text, conversation.channel.stored)
     done = goals if len(goals) >= MAX_GOALS else None
@@ -451,8 +455,7 @@ def _take_goal_progress(
     try:
         entry = read_goal_progress(text, asked)
     except Unreadable as problem:
-        unread = conversation.with_answers({asked.id: None})
-        return Turn(unread) if quiet else _say(unread, str(problem))
+        return _not_read(conversation, asked, str(problem), quiet)
     goal = conversation.goals_to_review[len(conversation.goals)]
     entries = [*conversation.goals, {"goal": goal, **entry}]
     record_answer(session, preparation, asked.id, entries, text, conversation.channel.stored)
