@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from bot.actions import slots
 from bot.actions.commands import ActionGoBack, ActionSkipQuestion
-from bot.actions.preparation_form import ASK_ACTIONS, ValidatePreparationForm
+from bot.actions.preparation_form import ValidatePreparationForm
 from bot.actions.safety import ActionSafetyNetting
 from bot.actions.session import ActionStartPreparation
 from bot.actions.store import use_settings
 from careprep.preparation import messages
+from careprep.preparation.conversation import ask
 from careprep.preparation.progress import SKIPPED
 from careprep.preparation.questionnaire import PREPARE, QuestionId
 from careprep.safety import SAFETY_KEY
@@ -106,18 +107,22 @@ def goal_table(database_url: str) -> list[str]:
 def test_an_answer_is_stored_on_the_turn_it_is_given(token: str, database: str) -> None:
     changed, said = run(ValidatePreparationForm(), tracker(token, "  My dog, Rex ", Q.WHAT_MATTERS))
     assert changed[Q.WHAT_MATTERS] == "My dog, Rex"
-    assert said == []
+    assert said == [ask_text(Q.CONSENT_START, {Q.WHAT_MATTERS: "My dog, Rex"})]
     assert stored(database)[Q.WHAT_MATTERS].raw_text == "  My dog, Rex "
 
 
 def test_confidence_outside_0_to_10_is_asked_again_with_the_reason(
     token: str, database: str
 ) -> None:
-    changed, said = run(ValidatePreparationForm(), tracker(token, "eleven", Q.CONFIDENCE))
+    earlier = answered_up_to(Q.CONFIDENCE)
+    changed, said = run(
+        ValidatePreparationForm(), tracker(token, "eleven", Q.CONFIDENCE, **earlier)
+    )
     assert changed[Q.CONFIDENCE] is None
     assert said == [
         "Please reply with one number from 0 to 10, for example 6. "
-        "It shows how much support you may want. There is no right or wrong answer."
+        "It shows how much support you may want. There is no right or wrong answer.",
+        ask_text(Q.CONFIDENCE, earlier),
     ]
     assert Q.CONFIDENCE not in stored(database)
 
@@ -179,18 +184,48 @@ def test_an_unknown_sender_gets_a_polite_reply_and_no_questions(database: str) -
     assert "can't find an invitation" in said[0]
 
 
+def ask_text(question_id: str, slot_values: dict[str, Any]) -> str:
+    """The question as the form asks it in a conversation with these slot values."""
+    return ask(slots.conversation_of(tracker("x", "", None, **slot_values)), question_id).text
+
+
+def answered_up_to(question_id: str) -> dict[str, Any]:
+    """Slot values of a conversation that has answered every question before ``question_id``."""
+    before = PREPARE.flow_ids[: PREPARE.flow_ids.index(question_id)]
+    return {each: True if each == Q.CONSENT_START else "an answer" for each in before}
+
+
 def test_questions_show_progress() -> None:
-    (ask_topics,) = [action for action in ASK_ACTIONS if action.question_id == Q.TOPICS]
-    _, said = run(ask_topics(), tracker("x", "", None))
+    _, said = run(ValidatePreparationForm(), tracker("x", "", None, **answered_up_to(Q.TOPICS)))
     assert said[0].startswith(f"Question {PREPARE.flow_ids.index(Q.TOPICS) + 1} of 14: ")
     assert "\n10 Something else" in said[0]
 
 
 def test_yes_no_questions_offer_their_options_as_buttons() -> None:
-    (ask_consent,) = [action for action in ASK_ACTIONS if action.question_id == Q.CONSENT_START]
     dispatcher = CollectingDispatcher()
-    asyncio.run(ask_consent().run(dispatcher, tracker("x", "", None), DOMAIN))
+    asyncio.run(ValidatePreparationForm().run(dispatcher, tracker("x", "", None), DOMAIN))
     assert [button["title"] for button in dispatcher.messages[0]["buttons"]] == ["Yes", "No"]
+
+
+def test_one_call_reads_the_reply_and_asks_the_next_question(token: str, database: str) -> None:
+    state = tracker(token, "My dog, Rex", Q.WHAT_MATTERS, **answered_up_to(Q.WHAT_MATTERS))
+    events = asyncio.run(
+        ValidatePreparationForm().run(dispatcher := CollectingDispatcher(), state, DOMAIN)
+    )
+    asked = [event["value"] for event in events if event.get("name") == slots.REQUESTED]
+    assert asked == [Q.GOING_WELL]
+    assert [message["text"] for message in dispatcher.messages] == [
+        ask_text(Q.GOING_WELL, answered_up_to(Q.GOING_WELL))
+    ]
+
+
+def test_the_form_ends_without_asking_when_nothing_is_left(token: str, database: str) -> None:
+    state = tracker(token, "yes", Q.CONSENT_SHARE, **answered_up_to(Q.CONSENT_SHARE))
+    events = asyncio.run(
+        ValidatePreparationForm().run(dispatcher := CollectingDispatcher(), state, DOMAIN)
+    )
+    assert [event["value"] for event in events if event.get("name") == slots.REQUESTED] == [None]
+    assert not any(message["text"].startswith("Question") for message in dispatcher.messages)
 
 
 def test_the_third_goal_ends_the_goals_question(token: str, database: str) -> None:

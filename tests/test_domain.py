@@ -29,9 +29,11 @@ def test_form_asks_the_questionnaire_in_order() -> None:
     ]
 
 
-def test_every_question_has_an_ask_action_and_a_slot_for_its_own_turn() -> None:
+def test_every_question_has_a_slot_for_its_own_turn_and_no_ask_action() -> None:
+    """The validation action asks each question: an ask action would be a second round trip."""
     for question in (*PREPARE.questions, *REVIEW.questions):
-        assert f"action_ask_{question.id}" in DOMAIN["actions"]
+        assert f"action_ask_{question.id}" not in DOMAIN["actions"]
+        assert f"utter_ask_{question.id}" not in DOMAIN["responses"]
         (mapping,) = DOMAIN["slots"][question.id]["mappings"]
         assert mapping["type"] == "from_text"
         assert mapping["conditions"] == [{"active_loop": slots.FORM, slots.REQUESTED: question.id}]

@@ -1,11 +1,15 @@
-"""The preparation form: asking each question, and handing each reply to the conversation rules."""
+"""The preparation form: each reply read by the conversation rules, and the next question asked.
+
+One call to the action server does both: the form's validation action reads the
+reply and then asks the question the form will wait for. The domain has no
+``action_ask_<slot>``, so Rasa's form asks nothing itself; a second round trip
+per turn cost more than the rest of the turn (docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
@@ -13,40 +17,8 @@ from sqlalchemy.orm import Session
 from bot.actions import slots
 from bot.actions.safety import concerns_in
 from bot.actions.store import settings, with_preparation
-from careprep.preparation.conversation import Turn, ask, questions_to_ask, reply
+from careprep.preparation.conversation import Turn, ask, next_question, questions_to_ask, reply
 from careprep.store.models import Preparation
-
-
-class AskQuestion(Action, ABC):
-    """Asks one question with its progress ("Question 3 of 14")."""
-
-    question_id: str
-
-    @abstractmethod
-    def name(self) -> str:
-        """Return ``action_ask_<question id>``."""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Send the question, its options and, for the read-back, the summary."""
-        slots.utter(dispatcher, ask(slots.conversation_of(tracker), self.question_id))
-        return []
-
-
-def _ask_action(question_id: str) -> type[AskQuestion]:
-    return type(
-        f"Ask_{question_id}",
-        (AskQuestion,),
-        {
-            "question_id": question_id,
-            "name": lambda self: f"action_ask_{self.question_id}",
-            "__doc__": f"Asks the {question_id} question.",
-        },
-    )
-
-
-ASK_ACTIONS = [_ask_action(each) for each in slots.QUESTION_SLOTS]
 
 
 class ValidatePreparationForm(FormValidationAction):
@@ -84,3 +56,18 @@ class ValidatePreparationForm(FormValidationAction):
         turn = await with_preparation(tracker.sender_id, read)
         slots.say(dispatcher, turn)
         return slots.reply_slots(asked, before, turn.conversation)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Read the reply, then ask the next question in the same call (or end the form)."""
+        events = [
+            event
+            for event in await super().run(dispatcher, tracker, domain)
+            if not (event["event"] == "slot" and event["name"] == slots.REQUESTED)
+        ]
+        conversation = slots.conversation_of(tracker)
+        asking = next_question(conversation)
+        if asking is not None:
+            slots.utter(dispatcher, ask(conversation, asking))
+        return [*events, SlotSet(slots.REQUESTED, asking)]
