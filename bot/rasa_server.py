@@ -48,4 +48,4 @@ def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> boo
 
 def use_checked_schema() -> None:
     """Make the Rasa server validate action responses with the validator built once."""
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result

@@ -67,7 +67,7 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
             newest = session.query(sa.func.max(self.SQLEvent.id)).filter(
                 self.SQLEvent.sender_id == sender_id
             )
-            return newest.scalar()  # type: ignore[no-any-return]
+            return newest.scalar()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """Return the tracker saved last if nothing newer is in the database, else read it."""
