@@ -22,6 +22,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
 from bot.rasa_server import use_checked_schema
 from careprep.settings import get_settings
@@ -59,6 +61,10 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
         url = normalise_url(host or get_settings().database_url)
         engine_for(url).dispose()  # creates a SQLite file's folder
         super().__init__(domain, host=url, event_broker=event_broker, **kwargs)
+        if make_url(url).get_backend_name() == "sqlite":
+            # The store's engine keeps its SQLite connections; Rasa's opens one per query.
+            self.engine = engine_for(url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self.saved: OrderedDict[str, Saved] = OrderedDict()
 
     def newest_event_id(self, sender_id: str) -> int | None:

@@ -15,6 +15,9 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+SQLITE_POOL_SIZE = 5
 
 
 def normalise_url(url: str) -> str:
@@ -46,9 +49,15 @@ def engine_for(url: str) -> Engine:
     """Return the (shared) engine for a database URL, creating a SQLite file's folder."""
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() == "sqlite":
+        pooled: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10})
+            # SQLAlchemy 1.4 opens a new SQLite connection for every session by default;
+            # a pool keeps them (opening one, with its pragmas, cost more than a turn's reads).
+            pooled = {"poolclass": QueuePool, "pool_size": SQLITE_POOL_SIZE}
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False, "timeout": 10}, **pooled
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
