@@ -21,16 +21,18 @@ PYTHON310 = $(shell \
 	  fi; \
 	done)
 
-.PHONY: help install browser migrate train run validate lint safety-report test test-stories bench clean
+.PHONY: help install browser nginx migrate train run scale-up validate lint safety-report test test-stories bench clean
 
 help:
 	@echo "make run       set up, migrate, train if needed, start everything (careprep up)"
+	@echo "make scale-up  two of each process behind nginx, Redis lock store (PostgreSQL DATABASE_URL)"
 	@echo "make test      set up, then lint, validate, pytest and Rasa test stories"
 	@echo "make train     train the Rasa model if models/ has none for the current data"
 	@echo "make validate  rasa data validate (warnings fail)"
 	@echo "make lint      ruff, mypy and the import-linter contracts"
 	@echo "make safety-report  safety netting recall and false alarms on the held-out half"
 	@echo "make browser   install chromium for the browser tests (make test does this)"
+	@echo "make nginx     install nginx and redis-server for the scale-out set-up (make test does this)"
 	@echo "make bench     measure training, model load, reply latency and memory"
 
 $(STAMP): pyproject.toml
@@ -63,6 +65,18 @@ browser:
 	  echo "Installing chromium for the browser tests"; \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The scale-out set-up (make scale-up, tests/test_scale_out.py) runs Debian's nginx, unprivileged
+# with its own configuration, and its own redis-server for Rasa's lock store.
+nginx:
+	@missing=""; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing=" nginx"; \
+	[ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -z "$$missing" ] || { \
+	  command -v apt-get >/dev/null || { echo "The scale-out set-up needs$$missing; install it with your package manager." >&2; exit 1; }; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "Installing$$missing for the scale-out set-up"; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+
 migrate: install
 	$(BIN)/careprep db upgrade
 
@@ -71,6 +85,10 @@ train: install
 
 run: migrate train
 	$(BIN)/careprep up
+
+# DATABASE_URL must name a PostgreSQL database (careprep up --instances 2 refuses SQLite).
+scale-up: install train nginx
+	$(BIN)/careprep up --instances 2
 
 validate: install
 	$(BIN)/rasa data validate --domain domain.yml --data bot/data --config config.yml --fail-on-warnings
@@ -88,7 +106,7 @@ test-stories: train
 safety-report: train
 	$(BIN)/python -m careprep.safety.evaluate --half heldout
 
-test: lint validate train safety-report browser
+test: lint validate train safety-report browser nginx
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-stories
 

@@ -159,7 +159,17 @@ def cmd_practice_set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    """Start the Rasa server, the action server, the web app and the worker."""
+    """Start the Rasa server, the action server, the web app and the worker (N of each)."""
+    if args.instances < 1:
+        raise CliError("--instances must be at least 1")
+    if args.instances > 1:
+        from careprep.scaleout import ScaleOutError, require_postgres, run_cluster
+
+        try:
+            require_postgres(settings.database_url)
+            return run_cluster(settings, args.instances)
+        except ScaleOutError as problem:
+            raise CliError(str(problem)) from problem
     from careprep.supervisor import run_everything
 
     return run_everything(settings)
@@ -187,7 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careprep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("up", help="start everything").set_defaults(run=cmd_up)
+    up = commands.add_parser("up", help="start everything")
+    up.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N of each process behind nginx, with a Redis lock store (N > 1 needs PostgreSQL)",
+    )
+    up.set_defaults(run=cmd_up)
 
     db = commands.add_parser("db", help="the careprep store").add_subparsers(
         dest="db_command", required=True

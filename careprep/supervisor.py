@@ -183,13 +183,60 @@ def stop_all(children: list[Child]) -> None:
         child.wait_or_kill()
 
 
-def endpoints_file(ports: Ports, folder: Path, root: Path) -> Path:
-    """Write the project's endpoints.yml with this run's action server port into ``folder``."""
+def endpoints_file(
+    ports: Ports, folder: Path, root: Path, lock_store: Mapping[str, object] | None = None
+) -> Path:
+    """Write the project's endpoints.yml with this run's action server port into ``folder``.
+
+    ``lock_store``, if given, is the ``lock_store`` section to add (several Rasa servers share one).
+    """
     endpoints = yaml.safe_load((root / "endpoints.yml").read_text())
     endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+    if lock_store is not None:
+        endpoints["lock_store"] = dict(lock_store)
     path = folder / "endpoints.yml"
     path.write_text(yaml.safe_dump(endpoints))
     return path
+
+
+def rasa_server(
+    name: str,
+    model: Path,
+    port: int,
+    endpoints: Path,
+    root: Path,
+    log: Path | None = None,
+    interface: str | None = None,
+) -> Child:
+    """Return a Rasa server for ``model`` on ``port`` (on every interface unless one is given)."""
+    where = ["--interface", interface] if interface else []
+    return Child(
+        name,
+        rasa_command(
+            "run",
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(root / "credentials.yml"),
+            *where,
+            "--port",
+            str(port),
+        ),
+        f"http://127.0.0.1:{port}/",
+        log,
+    )
+
+
+def action_server(name: str, port: int, log: Path | None = None) -> Child:
+    """Return an action server running bot.actions on ``port``."""
+    return Child(
+        name,
+        rasa_command("run", "actions", "--actions", "bot.actions", "--port", str(port)),
+        f"http://127.0.0.1:{port}/health",
+        log,
+    )
 
 
 def rasa_processes(
@@ -197,30 +244,10 @@ def rasa_processes(
 ) -> list[Child]:
     """Return the Rasa server and the action server; their output goes under ``logs`` if given."""
     return [
-        Child(
-            "rasa",
-            rasa_command(
-                "run",
-                "--model",
-                str(model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                str(root / "credentials.yml"),
-                "--port",
-                str(ports.rasa),
-            ),
-            f"http://127.0.0.1:{ports.rasa}/",
-            logs / "rasa.log" if logs else None,
+        rasa_server(
+            "rasa", model, ports.rasa, endpoints, root, logs / "rasa.log" if logs else None
         ),
-        Child(
-            "actions",
-            rasa_command(
-                "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)
-            ),
-            f"http://127.0.0.1:{ports.actions}/health",
-            logs / "actions.log" if logs else None,
-        ),
+        action_server("actions", ports.actions, logs / "actions.log" if logs else None),
     ]
 
 
@@ -271,6 +298,15 @@ def run_everything(settings: Settings, root: Path = Path(".")) -> int:
         "Press Ctrl-C to stop.",
         flush=True,
     )
+    return supervise(processes, stopping)
+
+
+def supervise(processes: list[Child], stopping: threading.Event) -> int:
+    """Wait for the started processes to be ready, then watch them until Ctrl-C or ``stopping``.
+
+    If one ends by itself (or they are not ready in time), say which and stop the others:
+    return 1. Otherwise stop them all and return 0.
+    """
     try:
         wait_until_ready(processes, READY_TIMEOUT_SECONDS, stopping)
         if not stopping.is_set():
