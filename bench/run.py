@@ -34,6 +34,8 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+
 from bench.dispatch import measure_dispatch
 from bench.load import (
     DOB,
@@ -52,7 +54,9 @@ from bench.starter import Starter
 from bot.model import rasa_command
 from careprep.clinic.appointments import NewAppointment, add_appointment
 from careprep.preparation.progress import find_by_sender
-from careprep.store import session_scope
+from careprep.scaleout import Cluster
+from careprep.store import engine_for, session_scope
+from careprep.store.migrate import upgrade
 from careprep.store.models import PreparationStatus
 from careprep.supervisor import (
     QUIET,
@@ -72,6 +76,7 @@ SERIAL_CONVERSATIONS = 5
 """Whole conversations run one after another for the "1 at a time" figures."""
 LENGTHS = (0, 200, 1000)
 LENGTH_TURNS = 20
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 AUTH_TOKEN = "bench-auth-token"
 PUBLIC_URL = "https://bench.careprep.example"
 PREPARATION = (
@@ -323,6 +328,52 @@ def turn_cost_by_length(careprep: Careprep, lengths: Sequence[int]) -> dict[str,
     return results
 
 
+def administer(admin_url: str, *statements: str) -> None:
+    """Run statements outside a transaction (CREATE and DROP DATABASE) on a PostgreSQL server."""
+    connection = psycopg2.connect(admin_url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def scale_out(
+    model: Path, admin_url: str, workdir: Path, conversations: int
+) -> dict[str, dict[str, Any]]:
+    """Whole preparations by SMS, all at once, through nginx to one and to two of everything."""
+    results = {}
+    for instances in (1, 2):
+        name = f"careprep_bench_{os.getpid()}_{instances}"
+        administer(admin_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(url)
+        patients = [book(url, n) for n in range(conversations)]
+        environment = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_URL": PUBLIC_URL}
+        folder = workdir / f"scale-{instances}"
+        with Cluster(url, folder, instances, ROOT, environment, model=model) as cluster:
+            cluster.warm_up()
+            channel = Sms(cluster.url, cluster.public_url, AUTH_TOKEN)
+            script = partial(drive, channel, patients, SCRIPTS["sms"], len(patients))
+            measured = measure(cluster.pids, script)
+        done = completed(url, patients)
+        engine_for(url).dispose()
+        administer(admin_url, f'DROP DATABASE IF EXISTS "{name}"')
+        if done != len(patients):
+            raise SystemExit(f"bench: {instances} instances completed {done} of {len(patients)}")
+        results[str(instances)] = {
+            "turns": measured.load.turns,
+            "p50_ms": round(measured.load.percentile(0.5), 1),
+            "p95_ms": round(measured.load.percentile(0.95), 1),
+            "turns_per_second": round(measured.load.per_second, 1),
+            "cpu_ms_per_turn_all_processes": round(sum(measured.cpu_ms_per_turn.values()), 1),
+        }
+        print(f"bench: scale-out, {instances} instance(s): {results[str(instances)]}", flush=True)
+    return results
+
+
 def ratio(ours: float, theirs: float) -> float:
     """Return ours / theirs, to two places."""
     return round(ours / theirs, 2) if theirs else 0.0
@@ -353,7 +404,10 @@ def table(figures: dict[str, Any]) -> str:
             f"conversation at {row['events']} events: p50 {row['p50_ms']} ms,"
             f" Rasa CPU {row['rasa_cpu_ms_per_turn']} ms a turn"
         )
-    for name in ("training", "memory_mb", "store_growth_per_preparation", "dispatch"):
+    names = ("training", "memory_mb", "store_growth_per_preparation", "dispatch")
+    for name in (*names, "scale_out_sms_50_at_once"):
+        if name not in figures:
+            continue
         lines.append(f"{name}: {json.dumps(figures[name])}")
     return "\n".join(lines)
 
@@ -364,6 +418,11 @@ def main() -> None:
     parser.add_argument("--dispatch-count", type=int, default=10_000, help="messages to send")
     parser.add_argument(
         "--concurrency", type=int, nargs="+", default=CONCURRENCY, help="conversations at once"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("CAREPREP_BENCH_POSTGRES", DEFAULT_POSTGRES),
+        help="a PostgreSQL server's URL for the scale-out figures ('' to leave them out)",
     )
     parser.add_argument(
         "--lengths", type=int, nargs="+", default=LENGTHS, help="conversation lengths, in events"
@@ -392,6 +451,10 @@ def main() -> None:
         finally:
             careprep.stop()
             starter.stop()
+        if arguments.postgres:
+            figures["scale_out_sms_50_at_once"] = scale_out(
+                careprep.model, arguments.postgres, workdir, max(arguments.concurrency)
+            )
     figures["training"] = {
         "careprep_cold_s": round(cold, 1),
         "careprep_warm_cache_s": round(warm, 1),

@@ -75,8 +75,12 @@ REDIS_KEY_PREFIX = "careprep"
 KINDS = ("rasa", "actions", "web")
 """The servers behind nginx, N of each (``worker-N`` runs beside them)."""
 MAX_BODY = "64k"
-"""The largest request nginx passes on: a Twilio webhook is at most a few kilobytes, a chat
-reply at most 2,000 characters. Bodies up to this size are kept in memory, never in files."""
+"""The largest request nginx passes on from outside: a Twilio webhook is at most a few
+kilobytes, a chat reply at most 2,000 characters. Bodies up to this size are kept in memory,
+never in files."""
+MAX_ACTION_CALL = "16m"
+"""The largest call from a Rasa server to an action server: Rasa sends the whole tracker with
+every call, about 85 KB after one preparation and about 0.5 MB at 1,000 events."""
 
 
 class ScaleOutError(Exception):
@@ -197,6 +201,8 @@ http {{
     # Internal: the action servers, as every Rasa server reaches them.
     server {{
         listen {LOOPBACK}:{ports.actions};
+        client_max_body_size {MAX_ACTION_CALL};
+        client_body_buffer_size {MAX_ACTION_CALL};
         location / {{
             proxy_pass http://action_servers;
         }}

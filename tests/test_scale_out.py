@@ -119,11 +119,12 @@ class Conversation:
 
 
 def book(database_url: str, web_url: str) -> list[Patient]:
-    """Book 50 appointments in three days, at a practice that texts at any hour."""
+    """Book 51 appointments in three days (50 for the load, 1 spare) at a practice that texts
+    at any hour."""
     patients = []
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
     with session_scope(database_url) as session:
-        for number in range(SMS_PATIENTS + WEB_PATIENTS):
+        for number in range(SMS_PATIENTS + WEB_PATIENTS + 1):
             appointment, _ = add_appointment(
                 session,
                 NewAppointment(
@@ -163,8 +164,8 @@ def at_once(send: Callable[[str], Sent], texts: tuple[str, str]) -> list[Sent]:
         return list(pool.map(go, texts))
 
 
-def by_sms(cluster: Cluster, patient: Patient) -> Conversation:
-    """Hi, the date of birth, yes, two answers at once, one more answer: signed as Twilio signs."""
+def texter(cluster: Cluster, patient: Patient) -> Callable[[str], Sent]:
+    """Return a function that texts from the patient's phone through nginx, signed as Twilio."""
     http = requests.Session()
 
     def send(body: str) -> Sent:
@@ -186,6 +187,12 @@ def by_sms(cluster: Cluster, patient: Patient) -> Conversation:
         reply = SmsReply(answer.status_code, answer.text)
         return Sent(body, reply.status, reply.texts, answer.headers.get("X-Request-ID", ""))
 
+    return send
+
+
+def by_sms(cluster: Cluster, patient: Patient) -> Conversation:
+    """Hi, the date of birth, yes, two answers at once, one more answer: signed as Twilio signs."""
+    send = texter(cluster, patient)
     conversation = Conversation(patient, "sms")
     conversation.sent = [send(text) for text in ("Hi", "3/2/1950", "1")]
     conversation.burst = at_once(send, patient.burst)
@@ -239,6 +246,8 @@ class Load:
     cluster: Cluster
     conversations: list[Conversation]
     seconds: float
+    spare: Patient
+    """A booked patient the load left alone."""
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +270,7 @@ def load(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Iter
         cluster.start()
         cluster.warm_up()
         started = time.monotonic()
-        with ThreadPoolExecutor(len(patients)) as pool:
+        with ThreadPoolExecutor(len(patients) - 1) as pool:
             conversations = list(
                 pool.map(
                     lambda patient: (
@@ -269,10 +278,10 @@ def load(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Iter
                         if patient.number < SMS_PATIENTS
                         else by_web_chat(cluster, patient)
                     ),
-                    patients,
+                    patients[:-1],
                 )
             )
-        yield Load(cluster, conversations, time.monotonic() - started)
+        yield Load(cluster, conversations, time.monotonic() - started, patients[-1])
     finally:
         cluster.stop()
         engine_for(url).dispose()
@@ -410,10 +419,21 @@ def test_each_invitation_is_sent_once_by_one_of_the_two_workers(load: Load) -> N
     deadline = time.monotonic() + 60
     while any(state == "pending" for state, _ in invitations()) and time.monotonic() < deadline:
         time.sleep(1)
-    assert invitations() == [("logged", 1)] * (SMS_PATIENTS + WEB_PATIENTS)
+    assert invitations() == [("logged", 1)] * (SMS_PATIENTS + WEB_PATIENTS + 1)
 
 
 # The lock store on its own: three processes take the same conversations' locks at once.
+
+
+@pytest.mark.rasa
+def test_a_long_conversation_still_reaches_the_action_servers(load: Load) -> None:
+    """Each action call carries the whole tracker: past 64 KB, nginx must still pass it on."""
+    send = texter(load.cluster, load.spare)
+    assert [send(text).status for text in ("Hi", "3/2/1950")] == [200, 200]
+    for _ in range(40):
+        sent = send("HELP")
+        assert sent.status == 200, sent
+        assert any("Question" in reply for reply in sent.replies), sent
 
 
 @pytest.fixture
