@@ -6,8 +6,8 @@ Two nets, in this order:
    concepts in ``patterns/``; spelling correction, lemmas, and medspaCy's ConText
    for negation, history and hypotheticals;
 2. a learned classifier (``careprep.safety.classifier``, a logistic regression over word and
-   character n-grams, trained on the development half of the corpus by ``make train``) that may add a level the
-   rules did not find, but never removes or lowers one.
+   character n-grams, trained on the development half of the corpus by ``make train``)
+   that may add a level the rules did not find, but never removes or lowers one.
 
 The trained NLU model of the assistant never decides this on its own.
 """
