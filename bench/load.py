@@ -193,6 +193,15 @@ def _csrf_of(page: str) -> str:
     return found.group(1)
 
 
+def answered(reply: str) -> bool:
+    """Whether a reply holds a message: REST's JSON list, SMS's TwiML, the web chat's entries."""
+    return (
+        reply.strip() not in ("[]", "")
+        and "<Response/>" not in reply
+        and '"entries":""' not in reply
+    )
+
+
 @dataclass
 class Load:
     """What one load run measured."""
@@ -235,7 +244,7 @@ async def _drive(
                     sent = time.perf_counter()
                     reply = await conversation.send(text)
                     load.latencies_ms.append((time.perf_counter() - sent) * 1000)
-                    if len(reply) < 20:
+                    if not answered(reply):
                         load.empty_replies += 1
                 await conversation.close()
 

@@ -279,6 +279,8 @@ def run_loads(careprep: Careprep, starter: Starter, levels: Sequence[int]) -> tu
                 patients = [book(careprep.database_url, n) for n in range(conversations)]
                 channel = careprep.channel(name)
                 processes = careprep.pids
+            warm_up = [Patient(f"starter-warm-{level}")] if name == "starter" else None
+            drive(channel, warm_up or [book(careprep.database_url, 0)], SCRIPTS[name], 1)
             before = table_sizes(careprep.workdir / "careprep.db") if name == "sms" else {}
             measured = measure(
                 processes, partial(drive, channel, patients, SCRIPTS[name], concurrency)
