@@ -337,7 +337,11 @@ class Detector:
             for rule in [self.rules.parse(line)]
         ]
         self.exclusions = {
-            level: [self.rules.parse(line) for line in lines]
+            level: [
+                (rule, self.rules.needs(rule))
+                for line in lines
+                for rule in [self.rules.parse(line)]
+            ]
             for level, lines in patterns.exclusions.items()
         }
         self.context = _context(self.normalise.nlp, patterns.context)
@@ -350,12 +354,22 @@ class Detector:
             ends.append(ends[-1] + (token.norm_ in SENTENCE_END))
             positions.setdefault(token.norm_, []).append(token.i)
         cache: dict[Any, Any] = {"sentence_ends": ends, "positions": positions}
-        excluded = {
-            level: set().union(*(self.rules.match(doc, rule, cache) for rule in rules))
-            for level, rules in self.exclusions.items()
-        }
-        found: set[tuple[str, int, int]] = set()
         present = positions.keys()
+        excluded: dict[str, set[tuple[int, int]]] = {}
+
+        def everyday(level: str) -> set[tuple[int, int]]:
+            # The everyday phrases of a level, matched only once a finding needs them.
+            if level not in excluded:
+                excluded[level] = set().union(
+                    *(
+                        self.rules.match(doc, rule, cache)
+                        for rule, needs in self.exclusions.get(level, ())
+                        if not any(words.isdisjoint(present) for words in needs)
+                    )
+                )
+            return excluded[level]
+
+        found: set[tuple[str, int, int]] = set()
         for level, rule, needs in self.levels:
             if any(words.isdisjoint(present) for words in needs):
                 continue
@@ -364,7 +378,7 @@ class Detector:
                 # one that only passes over it ("gunk off my chest is dark green")
                 if not any(
                     e_start <= start < e_end or e_start < end <= e_end
-                    for e_start, e_end in excluded[level.value]
+                    for e_start, e_end in everyday(level.value)
                 ):
                     found.add((level.value, start, end))
         doc.spans[SPAN_GROUP] = [
