@@ -3,8 +3,8 @@
 A ``Channel`` knows how to start one patient's conversation and send one message
 through it (Rasa's REST channel, the Twilio-signed SMS webhook, or the web chat
 as a browser without JavaScript uses it). ``drive`` runs conversations with a
-given number in flight at once and returns every turn's latency; ``CpuClock``
-reads the CPU time the servers spent meanwhile, from /proc.
+given number in flight at once and returns every turn's latency; ``measure``
+reads the CPU time and memory the servers used meanwhile, from /proc.
 """
 
 from __future__ import annotations

@@ -53,19 +53,16 @@ from careprep.store import normalise_url
 from careprep.store.migrate import upgrade
 from careprep.supervisor import (
     QUIET,
-    READY_TIMEOUT_SECONDS,
     Child,
-    NotReady,
     Ports,
-    ProcessStopped,
     action_server,
     endpoints_file,
     free_ports,
     rasa_server,
+    ready_or_stop,
     stop_all,
     supervise,
     train_if_needed,
-    wait_until_ready,
     web_command,
 )
 
@@ -414,13 +411,7 @@ class Cluster:
     def start(self) -> Cluster:
         """Start everything and return once every process answers (raise if one does not)."""
         self.launch()
-        try:
-            wait_until_ready(self.processes, READY_TIMEOUT_SECONDS)
-        except (ProcessStopped, NotReady) as problem:
-            self.stop()
-            lines = [f"[{child.name}] {line}" for child in self.processes for line in child.tail]
-            message = "\n".join([f"The scale-out set-up did not start: {problem}", *lines])
-            raise RuntimeError(message) from problem
+        ready_or_stop(self.processes, "The scale-out set-up", self.stop)
         return self
 
     def stop(self) -> None:

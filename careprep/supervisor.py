@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,6 +173,16 @@ def wait_until_ready(
             names = ", ".join(child.name for child in waiting)
             raise NotReady(f"{names} did not become ready in time")
         time.sleep(POLL_SECONDS)
+
+
+def ready_or_stop(children: list[Child], what: str, stop: Callable[[], None]) -> None:
+    """Wait until every child answers; else ``stop`` them and raise with their last lines."""
+    try:
+        wait_until_ready(children, READY_TIMEOUT_SECONDS)
+    except (ProcessStopped, NotReady) as problem:
+        stop()
+        lines = [f"[{child.name}] {line}" for child in children for line in child.tail]
+        raise RuntimeError("\n".join([f"{what} did not start: {problem}", *lines])) from problem
 
 
 def stop_all(children: list[Child]) -> None:
@@ -393,13 +403,7 @@ class RasaServers:
         self.processes = rasa_processes(model, self.ports, endpoints, self.root, self.workdir)
         for child in self.processes:
             child.start(self.env, self.root)
-        try:
-            wait_until_ready(self.processes, READY_TIMEOUT_SECONDS)
-        except (ProcessStopped, NotReady) as problem:
-            self.stop()
-            lines = [f"[{child.name}] {line}" for child in self.processes for line in child.tail]
-            message = "\n".join([f"The Rasa servers did not start: {problem}", *lines])
-            raise RuntimeError(message) from problem
+        ready_or_stop(self.processes, "The Rasa servers", self.stop)
 
     def stop(self) -> None:
         """Stop both servers."""

@@ -57,17 +57,12 @@ class ValidatePreparationForm(FormValidationAction):
         slots.say(dispatcher, turn)
         return slots.reply_slots(asked, before, turn.conversation)
 
-    async def run(
+    async def next_requested_slot(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Read the reply, then ask the next question in the same call (or end the form)."""
-        events = [
-            event
-            for event in await super().run(dispatcher, tracker, domain)
-            if not (event["event"] == "slot" and event["name"] == slots.REQUESTED)
-        ]
+    ) -> EventType:
+        """Ask the next question in the same call that read the reply (or end the form)."""
         conversation = slots.conversation_of(tracker)
         asking = next_question(conversation)
         if asking is not None:
             slots.utter(dispatcher, ask(conversation, asking))
-        return [*events, SlotSet(slots.REQUESTED, asking)]
+        return SlotSet(slots.REQUESTED, asking)
