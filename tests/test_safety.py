@@ -212,15 +212,30 @@ def test_every_concern_in_one_message_is_found_most_urgent_first() -> None:
     assert Level.MENTAL_HEALTH in found
 
 
-def test_the_classifier_may_add_a_more_urgent_level_but_never_lowers_or_removes_one() -> None:
+def test_the_classifier_may_add_a_level_but_never_lowers_or_removes_one() -> None:
     urgent = [Concern(Level.URGENT, "fever")]
     raised = combine(urgent, Level.EMERGENCY, "text")
     assert [concern.level for concern in raised] == [Level.EMERGENCY, Level.URGENT]
     assert raised[0].source == "classifier"
     emergency = [Concern(Level.EMERGENCY, "collapsed")]
-    assert combine(emergency, Level.URGENT, "text") == emergency
+    assert combine(emergency, Level.URGENT, "text") == emergency, "999 already covers 111"
+    assert combine(emergency, Level.EMERGENCY, "text") == emergency
     assert combine(emergency, None, "text") == emergency
     assert [c.level for c in combine([], Level.MENTAL_HEALTH, "t")] == [Level.MENTAL_HEALTH]
+
+
+def test_a_less_urgent_guess_is_added_after_what_the_rules_found() -> None:
+    # "Took the tablets": the rules' 999 stays first; the classifier's Samaritans follows.
+    emergency = [Concern(Level.EMERGENCY, "took the tablets")]
+    both = combine(emergency, Level.MENTAL_HEALTH, "text")
+    assert [c.level for c in both] == [Level.EMERGENCY, Level.MENTAL_HEALTH]
+    assert both[0] == emergency[0]
+    # A disclosure of abuse beside low mood: the rules' mental-health finding stays first.
+    mood = [Concern(Level.MENTAL_HEALTH, "no way out")]
+    assert [c.level for c in combine(mood, Level.SAFEGUARDING, "t")] == [
+        Level.MENTAL_HEALTH,
+        Level.SAFEGUARDING,
+    ]
 
 
 def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data() -> None:

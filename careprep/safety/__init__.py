@@ -88,15 +88,21 @@ def versions() -> Versions:
 
 
 def combine(found: list[Concern], guess: Level | None, text: str) -> list[Concern]:
-    """Add the classifier's guess to the rules' concerns when it is more urgent than all of them.
+    """Add the classifier's guess to the rules' concerns when they did not find its level.
 
-    The classifier can only raise: a guess at or below the most urgent level the
-    rules found is ignored, and nothing the rules found is ever removed.
+    The classifier can only add: nothing the rules found is removed or moved, and
+    the concerns stay most urgent first, so a guess less urgent than what the rules
+    found comes after it ("took all my tablets" found by the rules as an emergency
+    keeps 999 first, and a mental-health guess adds Samaritans after it). An
+    urgent guess beside an emergency adds nothing: 999 covers it.
     """
-    most_urgent = SEVERITY.index(found[0].level) if found else len(SEVERITY)
-    if guess is None or SEVERITY.index(guess) >= most_urgent:
+    levels = {concern.level for concern in found}
+    if guess is None or guess in levels:
         return found
-    return [Concern(guess, text, "classifier"), *found]
+    if guess is Level.URGENT and Level.EMERGENCY in levels:
+        return found
+    added = [*found, Concern(guess, text, "classifier")]
+    return sorted(added, key=lambda concern: SEVERITY.index(concern.level))
 
 
 def detect_all(text: str | None) -> list[Concern]:
