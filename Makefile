@@ -104,7 +104,7 @@ test-stories: train
 	  --out var/test-results --fail-on-prediction-errors
 
 safety-report: train
-	$(BIN)/python -m careprep.safety.evaluate --half heldout
+	$(BIN)/python -m careprep.safety.evaluate --half heldout --by-file
 
 test: lint validate train safety-report browser nginx
 	$(BIN)/pytest

@@ -22,7 +22,7 @@ from careprep.safety import (
     trained_classifier,
 )
 from careprep.safety.corpus import Half, examples, half_of, legacy_examples, written_examples
-from careprep.safety.evaluate import TARGET, Report, evaluate, floor, table
+from careprep.safety.evaluate import TARGET, Report, by_file, evaluate, floor, table
 from careprep.safety.evaluate import main as evaluate_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,16 @@ def held_out() -> Report:
     report = evaluate(Half.HELD_OUT)
     print("\n" + table(report))
     return report
+
+
+def test_each_file_of_the_held_out_half_is_counted_once(held_out: Report) -> None:
+    files = held_out.files.values()
+    assert sum(counts["red_flags"] for counts in files) == sum(held_out.red_flags.values())
+    assert sum(counts["caught"] for counts in files) == sum(held_out.caught.values())
+    assert sum(counts["everyday"] for counts in files) == held_out.everyday
+    assert sum(counts["alarms"] for counts in files) == held_out.false_alarms
+    listing = by_file(held_out)
+    assert "batch6_everyday_answers" in listing and "alarms" in listing and "caught" in listing
 
 
 def test_held_out_recall_and_false_alarms_hold_the_floor(held_out: Report) -> None:

@@ -60,6 +60,9 @@ def caught(example: Example, found: set[Level]) -> bool:
     return level in found or (level is Level.URGENT and Level.EMERGENCY in found)
 
 
+FILE_COUNTS = ("red_flags", "caught", "everyday", "alarms")
+
+
 @dataclass
 class Report:
     """The figures of one half of the corpus."""
@@ -71,6 +74,14 @@ class Report:
     false_alarms: int = 0
     misses: list[tuple[Example, list[str]]] = field(default_factory=list)
     alarms: list[tuple[Example, list[str]]] = field(default_factory=list)
+    files: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per file of the corpus: its red flags and how many were caught, its everyday
+    messages and how many raised an alarm."""
+
+    def count(self, example: Example, outcome: str) -> None:
+        """Count one message in its file's figures ("red_flags", "caught", "everyday", "alarms")."""
+        counts = self.files.setdefault(example.source, dict.fromkeys(FILE_COUNTS, 0))
+        counts[outcome] += 1
 
     def recall(self, level: Level) -> float:
         """Return the share of this level's red flags that got its signposting."""
@@ -104,6 +115,7 @@ class Report:
             "everyday": self.everyday,
             "false_alarms": self.false_alarms,
             "false_alarm_rate": round(self.false_alarm_rate, 4),
+            "files": self.files,
         }
 
 
@@ -130,13 +142,17 @@ def evaluate(half: Half, detect: Detect = both_nets, batch: int | None = None) -
         names = sorted(level.value for level in found)
         if example.is_red_flag:
             report.red_flags[example.level] = report.red_flags.get(example.level, 0) + 1
+            report.count(example, "red_flags")
             if caught(example, found):
+                report.count(example, "caught")
                 report.caught[example.level] = report.caught.get(example.level, 0) + 1
             else:
                 report.misses.append((example, names))
         else:
             report.everyday += 1
+            report.count(example, "everyday")
             if found:
+                report.count(example, "alarms")
                 report.false_alarms += 1
                 report.alarms.append((example, names))
     return report
@@ -154,6 +170,24 @@ def table(report: Report) -> str:
         f"  {'false alarms':<14} {report.false_alarm_rate:7.2%}"
         f"  ({report.false_alarms} of {report.everyday})"
     )
+    return "\n".join(lines)
+
+
+def by_file(report: Report) -> str:
+    """Return each file's figures: red flags caught, or everyday messages that raised an alarm.
+
+    Ordinary answers and hard negatives (old events, denials, idioms) are kept in
+    separate files by most writers, so this shows how often an ordinary answer is
+    told to get help, beside how often a message written to trip the netting is.
+    """
+    lines = [f"{report.half.value} half, by file"]
+    for source, counts in sorted(report.files.items()):
+        parts = []
+        if counts["red_flags"]:
+            parts.append(f"caught {counts['caught']:4} of {counts['red_flags']:4}")
+        if counts["everyday"]:
+            parts.append(f"alarms {counts['alarms']:4} of {counts['everyday']:4}")
+        lines.append(f"  {source:<40} " + ", ".join(parts))
     return "\n".join(lines)
 
 
@@ -177,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", help="list only this level's misses and alarms")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--batch", type=int, help="only the messages of this batch")
+    parser.add_argument("--by-file", action="store_true", help="also give each file's figures")
     parser.add_argument(
         "--unseen",
         action="store_true",
@@ -193,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps([report.figures() for report in reports], indent=2))
     else:
         print("\n".join(table(report) for report in reports))
+        if args.by_file:
+            print("\n".join(by_file(report) for report in reports))
     if args.misses:
         for report in reports:
             print(_listing(report, args.level))
