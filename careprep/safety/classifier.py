@@ -100,7 +100,7 @@ class SafetyClassifier:
     def predict(self, features: str, text: str) -> Level | None:
         """Return the level the classifier is confident of, given a message's features and text.
 
-        That is its most probable label, when it is a level and reaches that level's bar.
+        That is its most probable label, when it is a level and reaches ``THRESHOLD``.
         """
         probabilities = self.probabilities_of(features, text)
         label = max(probabilities, key=probabilities.__getitem__)
