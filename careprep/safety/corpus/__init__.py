@@ -111,6 +111,16 @@ WRITTEN_FILES = {
     "batch10_long_everyday.yml": 10,
     "batch11_carers_red_flags.yml": 11,
     "batch11_carers_everyday.yml": 11,
+    "batch12_stories_red_flags.yml": 12,
+    "batch12_stories_everyday.yml": 12,
+    "batch13_understated_red_flags.yml": 13,
+    "batch13_understated_everyday.yml": 13,
+    "batch14_indirect_red_flags.yml": 14,
+    "batch14_indirect_everyday.yml": 14,
+    "batch15_answers_red_flags.yml": 15,
+    "batch15_answers_everyday.yml": 15,
+    "batch16_plans_red_flags.yml": 16,
+    "batch16_plans_everyday.yml": 16,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
