@@ -306,6 +306,21 @@ def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:
         Detector(load_patterns(tmp_path))
 
 
+def test_a_concept_or_a_regex_among_the_options_of_a_part_matches(tmp_path: Path) -> None:
+    # "PILLS|bleach" once matched only the word "bleach": a rule writer's concept
+    # among the options was read as a word and silently never matched
+    from careprep.safety.matching import Detector, load_patterns
+
+    (tmp_path / "common.yml").write_text(
+        "version: 9\nconcepts:\n  PILLS: [pill, tablet]\n"
+        "levels:\n  mental_health: ['PILLS|bleach|/^para.+/ ~2 hoard|stockpile']\n"
+    )
+    rules = Detector(load_patterns(tmp_path))
+    for message in ("tablets hoarded", "bleach stockpiled", "paracetamol stockpiled"):
+        assert [c.level for c in rules.detect_all(message)] == [Level.MENTAL_HEALTH], message
+    assert rules.detect_all("bread stockpiled") == []
+
+
 def test_nlu_examples_agree_with_the_detector() -> None:
     nlu = yaml.safe_load((ROOT / "bot/data/nlu.yml").read_text())["nlu"]
     checked: Counter[str] = Counter()

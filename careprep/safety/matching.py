@@ -175,11 +175,12 @@ Spans = frozenset[tuple[int, int]]
 class Rules:
     """Rule lines over concepts, matched with bounded gaps inside a sentence.
 
-    Syntax of a rule line (words are lemmas, lower case): ``a|b`` one of these words;
-    ``CONCEPT`` any phrase of a concept; ``x?`` optional; ``~N`` up to N other words
-    in the same sentence; ``*`` is ``~3``; ``/regex/`` a word matching it. A concept's
-    phrases use the same syntax. Matching is a small dynamic programme over the
-    spans each part matches, so a wide gap costs nothing extra.
+    Syntax of a rule line (words are lemmas, lower case): ``a|b`` one of these
+    (words, concepts or regular expressions); ``CONCEPT`` any phrase of a concept;
+    ``x?`` optional; ``~N`` up to N other words in the same sentence; ``*`` is ``~3``;
+    ``/regex/`` a word matching it. A concept's phrases use the same syntax. Matching
+    is a small dynamic programme over the spans each part matches, so a wide gap
+    costs nothing extra.
     """
 
     def __init__(self, concepts: dict[str, list[str]], key: Any) -> None:
@@ -187,12 +188,9 @@ class Rules:
         self.key = key
         self.concepts: dict[str, list[tuple[Element, ...]]] = {}
         self._raw = concepts
+        self.phrase_needs: dict[str, list[list[frozenset[str]]]] = {}
         for name in concepts:
             self._concept(name, ())
-        self.phrase_needs = {
-            name: [self.needs(phrase) for phrase in phrases]
-            for name, phrases in self.concepts.items()
-        }
 
     def _concept(self, name: str, seen: tuple[str, ...]) -> None:
         if name in self.concepts:
@@ -201,7 +199,11 @@ class Rules:
             raise ValueError(f"unknown concept {name}")
         if name in seen:
             raise ValueError(f"concept {name} refers to itself")
-        self.concepts[name] = [self.parse(phrase, (*seen, name)) for phrase in self._raw[name]]
+        self._define(name, [self.parse(phrase, (*seen, name)) for phrase in self._raw[name]])
+
+    def _define(self, name: str, phrases: list[tuple[Element, ...]]) -> None:
+        self.concepts[name] = phrases
+        self.phrase_needs[name] = [self.needs(phrase) for phrase in phrases]
 
     def parse(self, line: str, seen: tuple[str, ...] = ()) -> tuple[Element, ...]:
         """Parse one rule line (or concept phrase) into its elements."""
@@ -215,9 +217,16 @@ class Rules:
                 continue
             optional = part.endswith("?") and len(part) > 1
             part = part[:-1] if optional else part
-            if len(part) > 2 and part.startswith("/") and part.endswith("/"):
+            options = part.split("|")
+            if len(options) > 1 and any(map(_is_concept_or_regex, options)):
+                # a concept or a regex among the options: the options become an
+                # unnamed concept, so "MH_MEANS|gun" matches a means as well as "gun"
+                if part not in self.concepts:
+                    self._define(part, [self.parse(option, seen) for option in options])
+                element = Element("concept", part, optional, gap)
+            elif _is_regex(part):
                 element = Element("regex", re.compile(part[1:-1]), optional, gap)
-            elif part.isupper() and part.replace("_", "").isalpha():
+            elif _is_concept(part):
                 self._concept(part, seen)
                 element = Element("concept", part, optional, gap)
             else:
@@ -315,6 +324,18 @@ class Rules:
                 )
             cache[cache_key] = found
         return cache[cache_key]
+
+
+def _is_regex(part: str) -> bool:
+    return len(part) > 2 and part.startswith("/") and part.endswith("/")
+
+
+def _is_concept(part: str) -> bool:
+    return part.isupper() and part.replace("_", "").isalpha()
+
+
+def _is_concept_or_regex(part: str) -> bool:
+    return _is_regex(part) or _is_concept(part)
 
 
 def _crosses(ends: list[int], start: int, stop: int) -> bool:
