@@ -122,6 +122,7 @@ def test_the_version_1_phrases_still_raise_their_level(level: Level, text: str) 
         "I'm not suicidal, just fed up",
         "I had a fall two years ago",
         "had a stroke in 2019 and I'm walking well now",
+        "In 2019, I had a stroke and was in hospital for weeks",
         "what should I do if my sugar goes low when I'm out?",
         "I keep fit by swimming twice a week",
         "no chest pain since the stent",
@@ -157,6 +158,14 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
         ("My family, but some days I think about ending my life", Level.MENTAL_HEALTH),
         ("my partner hit me again last night and I'm scared to go home", Level.SAFEGUARDING),
         ("blood in my wee since Tuesday", Level.URGENT),
+        # an old date does not hide what is happening now (a new clause, "this week",
+        # "it's back" end its reach), and a dropped g is read before "being sick" is
+        (
+            "had a heart attack 2 years ago and the same crushing pain in my chest this week",
+            Level.EMERGENCY,
+        ),
+        ("used to self harm as a teenager and its back, cut myself yesterday", Level.MENTAL_HEALTH),
+        ("been bein sick all day and cant keep fluids down", Level.URGENT),
     ],
 )
 def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: Level) -> None:
