@@ -121,6 +121,10 @@ WRITTEN_FILES = {
     "batch15_answers_everyday.yml": 15,
     "batch16_plans_red_flags.yml": 16,
     "batch16_plans_everyday.yml": 16,
+    "batch17_physical_red_flags.yml": 17,
+    "batch17_physical_everyday.yml": 17,
+    "batch17_psychosocial_red_flags.yml": 17,
+    "batch17_psychosocial_everyday.yml": 17,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
