@@ -323,11 +323,14 @@ def test_a_concept_or_a_regex_among_the_options_of_a_part_matches(tmp_path: Path
     (tmp_path / "common.yml").write_text(
         "version: 9\nconcepts:\n  PILLS: [pill, tablet]\n"
         "levels:\n  mental_health: ['PILLS|bleach|/^para.+/ ~2 hoard|stockpile']\n"
+        "  urgent: ['/^(?:sweet|PILLS|gum)$/ ~1 swallow']\n"
     )
     rules = Detector(load_patterns(tmp_path))
     for message in ("tablets hoarded", "bleach stockpiled", "paracetamol stockpiled"):
         assert [c.level for c in rules.detect_all(message)] == [Level.MENTAL_HEALTH], message
     assert rules.detect_all("bread stockpiled") == []
+    # a regex with its own | stays one regex
+    assert [c.level for c in rules.detect_all("sweets swallowed")] == [Level.URGENT]
 
 
 def test_nlu_examples_agree_with_the_detector() -> None:

@@ -218,7 +218,7 @@ class Rules:
             optional = part.endswith("?") and len(part) > 1
             part = part[:-1] if optional else part
             options = part.split("|")
-            if len(options) > 1 and any(map(_is_concept_or_regex, options)):
+            if _are_options(options):
                 # a concept or a regex among the options: the options become an
                 # unnamed concept, so "MH_MEANS|gun" matches a means as well as "gun"
                 if part not in self.concepts:
@@ -334,8 +334,15 @@ def _is_concept(part: str) -> bool:
     return part.isupper() and part.replace("_", "").isalpha()
 
 
-def _is_concept_or_regex(part: str) -> bool:
-    return _is_regex(part) or _is_concept(part)
+def _are_options(options: list[str]) -> bool:
+    """Return True when the parts of "a|b" are options and one is a concept or a regex.
+
+    "MH_MEANS|gun" and "/^[0-9]+$/|few" are options; "/^(?:x|y)$/" is one regex,
+    which its own "|" splits into pieces that are not whole regexes.
+    """
+    if len(options) < 2 or any(o.startswith("/") and not _is_regex(o) for o in options):
+        return False
+    return any(_is_regex(option) or _is_concept(option) for option in options)
 
 
 def _crosses(ends: list[int], start: int, stop: int) -> bool:
