@@ -158,7 +158,7 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
         ("My family, but some days I think about ending my life", Level.MENTAL_HEALTH),
         ("my partner hit me again last night and I'm scared to go home", Level.SAFEGUARDING),
         ("blood in my wee since Tuesday", Level.URGENT),
-        # an old date does not hide what is happening now (a new clause, "this week",
+        # an old date does not hide what is happening now ("the same", "this week",
         # "it's back" end its reach), and a dropped g is read before "being sick" is
         (
             "had a heart attack 2 years ago and the same crushing pain in my chest this week",
