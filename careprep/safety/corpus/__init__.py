@@ -125,6 +125,16 @@ WRITTEN_FILES = {
     "batch17_physical_everyday.yml": 17,
     "batch17_psychosocial_red_flags.yml": 17,
     "batch17_psychosocial_everyday.yml": 17,
+    "batch18_carers_red_flags.yml": 18,
+    "batch18_carers_everyday.yml": 18,
+    "batch18_dialect_red_flags.yml": 18,
+    "batch18_dialect_everyday.yml": 18,
+    "batch18_dictated_red_flags.yml": 18,
+    "batch18_dictated_everyday.yml": 18,
+    "batch18_medicines_red_flags.yml": 18,
+    "batch18_medicines_everyday.yml": 18,
+    "batch18_stoic_red_flags.yml": 18,
+    "batch18_stoic_everyday.yml": 18,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
