@@ -135,6 +135,16 @@ WRITTEN_FILES = {
     "batch18_medicines_everyday.yml": 18,
     "batch18_stoic_red_flags.yml": 18,
     "batch18_stoic_everyday.yml": 18,
+    "batch19_young_red_flags.yml": 19,
+    "batch19_young_everyday.yml": 19,
+    "batch19_maternity_red_flags.yml": 19,
+    "batch19_maternity_everyday.yml": 19,
+    "batch19_baseline_red_flags.yml": 19,
+    "batch19_baseline_everyday.yml": 19,
+    "batch19_smi_red_flags.yml": 19,
+    "batch19_smi_everyday.yml": 19,
+    "batch19_alone_red_flags.yml": 19,
+    "batch19_alone_everyday.yml": 19,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
