@@ -145,6 +145,16 @@ WRITTEN_FILES = {
     "batch19_smi_everyday.yml": 19,
     "batch19_alone_red_flags.yml": 19,
     "batch19_alone_everyday.yml": 19,
+    "batch20_plain_red_flags.yml": 20,
+    "batch20_plain_everyday.yml": 20,
+    "batch20_communities_red_flags.yml": 20,
+    "batch20_communities_everyday.yml": 20,
+    "batch20_neuro_red_flags.yml": 20,
+    "batch20_neuro_everyday.yml": 20,
+    "batch20_followups_red_flags.yml": 20,
+    "batch20_followups_everyday.yml": 20,
+    "batch20_palliative_red_flags.yml": 20,
+    "batch20_palliative_everyday.yml": 20,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
