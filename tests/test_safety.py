@@ -166,6 +166,8 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
         ),
         ("used to self harm as a teenager and its back, cut myself yesterday", Level.MENTAL_HEALTH),
         ("been bein sick all day and cant keep fluids down", Level.URGENT),
+        # "can't be doing with" is having had enough, not a negation
+        ("I can't be doing with this life any more", Level.MENTAL_HEALTH),
     ],
 )
 def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: Level) -> None:
@@ -312,6 +314,23 @@ def test_a_concept_used_but_never_defined_is_refused(tmp_path: Path) -> None:
 
     (tmp_path / "common.yml").write_text("version: 9\nlevels:\n  urgent: ['NOWHERE ~2 pain']\n")
     with pytest.raises(ValueError, match="unknown concept NOWHERE"):
+        Detector(load_patterns(tmp_path))
+
+
+def test_a_concept_named_with_a_digit_is_a_concept_and_an_unknown_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    # "PH4_ASSAULT" was once read as the word "ph4_assault": its rules silently never matched
+    from careprep.safety.matching import Detector, load_patterns
+
+    (tmp_path / "common.yml").write_text(
+        "version: 9\nconcepts:\n  PH4_PAIN: [pain, ache]\n"
+        "levels:\n  urgent: ['PH4_PAIN ~2 worse']\n"
+    )
+    rules = Detector(load_patterns(tmp_path))
+    assert [c.level for c in rules.detect_all("the ache is worse")] == [Level.URGENT]
+    (tmp_path / "common.yml").write_text("version: 9\nlevels:\n  urgent: ['PH5_GONE ~2 pain']\n")
+    with pytest.raises(ValueError, match="unknown concept PH5_GONE"):
         Detector(load_patterns(tmp_path))
 
 

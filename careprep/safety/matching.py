@@ -36,6 +36,7 @@ from careprep.safety import SEVERITY, Concern, Level
 
 SPAN_GROUP = "safety"
 SENTENCE_END = [".", "!", "?", ";"]
+CONCEPT_NAME = re.compile(r"[A-Z]+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 CONTEXT_CATEGORIES = {
     "NEGATED_EXISTENCE": "is_negated",
     "HISTORICAL": "is_historical",
@@ -331,7 +332,8 @@ def _is_regex(part: str) -> bool:
 
 
 def _is_concept(part: str) -> bool:
-    return part.isupper() and part.replace("_", "").isalpha()
+    """Return True for a concept's name: capitals, or capitals and digits with an underscore."""
+    return bool(CONCEPT_NAME.fullmatch(part))
 
 
 def _are_options(options: list[str]) -> bool:
