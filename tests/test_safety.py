@@ -168,6 +168,8 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
         ("been bein sick all day and cant keep fluids down", Level.URGENT),
         # "can't be doing with" is having had enough, not a negation
         ("I can't be doing with this life any more", Level.MENTAL_HEALTH),
+        # the lookup table's "putting" is golf's "putt"
+        ("I found her partner putting extra sleeping tablets in her tea", Level.SAFEGUARDING),
     ],
 )
 def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: Level) -> None:

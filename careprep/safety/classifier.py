@@ -39,7 +39,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from spacy.tokens import Doc
 
-from careprep.safety import SEVERITY, Level
+from careprep.safety import SEVERITY, Level, matching
 from careprep.safety.corpus import NO_FLAG, Half, examples
 
 logger = logging.getLogger(__name__)
@@ -158,6 +158,8 @@ def current_version() -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(CONFIG, sort_keys=True).encode())
     digest.update(detector().version.encode())
+    # the normaliser's code too: it makes the words the classifier reads
+    digest.update(Path(matching.__file__).read_bytes())
     for text, label in training_examples():
         digest.update(f"{label}\t{text}\n".encode())
     return f"linear-{digest.hexdigest()[:12]}"

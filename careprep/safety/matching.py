@@ -36,6 +36,9 @@ from careprep.safety import SEVERITY, Concern, Level
 
 SPAN_GROUP = "safety"
 SENTENCE_END = [".", "!", "?", ";"]
+LEMMA_FIXES = {"putting": "put"}
+"""Lemmas the lookup table gets wrong ("putting" is not golf). "does" -> "doe" is wrong too, but
+reading it as "do" made "she doesn't want CPR if her heart stops" an emergency: left alone."""
 CONCEPT_NAME = re.compile(r"[A-Z]+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 CONTEXT_CATEGORIES = {
     "NEGATED_EXISTENCE": "is_negated",
@@ -117,7 +120,7 @@ class Normaliser:
     def key(self, word: str) -> str:
         """Return the word the rules match: the lemma of its lower-case form."""
         word = word.lower()
-        return str(self.lemmas.get(word, word))
+        return LEMMA_FIXES.get(word) or str(self.lemmas.get(word, word))
 
     def _vocabulary(self, patterns: Patterns) -> set[str]:
         words = {
