@@ -17,7 +17,7 @@ least on mental health). It may only add a level to
 what the rules found (``careprep.safety.detect_all``). Training is reproducible: a
 fixed order of examples and a deterministic solver, and a version that is a digest
 of the training data, the settings (with scikit-learn's version) and the
-normaliser's rules, so ``make train`` retrains only when one of them changes and
+normaliser's rules and code, so ``make train`` retrains only when one of them changes and
 every flag records which classifier was in use.
 """
 
