@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -188,6 +189,10 @@ def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: L
         ("whats not - i want to be dead most days", Level.MENTAL_HEALTH),
         ("not sure if he's had a stroke, his speech is slurred", Level.EMERGENCY),
         ("he's hit me since 2019", Level.SAFEGUARDING),
+        # an ellipsis, however written, ends a sentence (a date reached over it)
+        ("Had a fall last year... now he's collapsed and won't wake up", Level.EMERGENCY),
+        ("had a fall last year\u2026now he's collapsed and won't wake up", Level.EMERGENCY),
+        ("no chest pain.. but I can't breathe and my lips are blue", Level.EMERGENCY),
     ],
 )
 def test_a_negation_question_or_date_does_not_reach_past_its_clause(
@@ -334,6 +339,36 @@ def test_a_concept_named_with_a_digit_is_a_concept_and_an_unknown_one_is_refused
     (tmp_path / "common.yml").write_text("version: 9\nlevels:\n  urgent: ['PH5_GONE ~2 pain']\n")
     with pytest.raises(ValueError, match="unknown concept PH5_GONE"):
         Detector(load_patterns(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("files", "refused"),
+    [
+        (
+            {"common.yml": "concepts:\n  PAIN: [pain, ache, pain]\n"},
+            "concept PAIN has 'pain' twice",
+        ),
+        (
+            {
+                "urgent.yml": "levels:\n  urgent: ['PAIN ~2 worse']\n",
+                "more.yml": "levels:\n  urgent: ['PAIN ~2 worse']\n",
+            },
+            "level urgent has 'PAIN ~2 worse' twice",
+        ),
+    ],
+)
+def test_a_rule_or_a_phrase_written_twice_is_refused(
+    tmp_path: Path, files: dict[str, str], refused: str
+) -> None:
+    # copies crept in (a rule line twice, "world" twice in one concept): harmless to
+    # matching, but an edit to one copy would silently leave the other in force
+    from careprep.safety.matching import load_patterns
+
+    (tmp_path / "base.yml").write_text("version: 9\n")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=re.escape(refused)):
+        load_patterns(tmp_path)
 
 
 def test_a_concept_or_a_regex_among_the_options_of_a_part_matches(tmp_path: Path) -> None:

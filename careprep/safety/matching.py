@@ -29,13 +29,17 @@ import yaml
 from medspacy.context import ConText, ConTextRule
 from medspacy.context.context import DEFAULT_RULES_FILEPATH
 from spacy.lookups import Table
+from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from symspellpy import SymSpell, Verbosity
 
 from careprep.safety import SEVERITY, Concern, Level
 
 SPAN_GROUP = "safety"
-SENTENCE_END = [".", "!", "?", ";"]
+SENTENCE_END = [".", "!", "?", ";", "..."]
+"""Where a sentence ends, for the rules' gaps and for ConText's reach; an ellipsis, however
+written ("..", "…"), is read as "..." first ("fell last year... now he won't wake")."""
+ELLIPSIS = re.compile(r"\s*(?:\.{2,}|\u2026)\s*")
 LEMMA_FIXES = {"putting": "put"}
 """Lemmas the lookup table gets wrong ("putting" is not golf). "does" -> "doe" is wrong too, but
 reading it as "do" made "she doesn't want CPR if her heart stops" an emergency: left alone."""
@@ -81,13 +85,15 @@ def load_patterns(folder: Path) -> Patterns:
                 raise ValueError(f"concept {name} is defined twice ({path.name})")
             if any(isinstance(word, bool) for word in words):
                 raise ValueError(f"concept {name} has a bare yes/no/on/off: quote it ({path.name})")
-            concepts[name] = [str(word) for word in words]
+            concepts[name] = _once([str(word) for word in words], f"concept {name}", path)
         own = [Level(level).value for level in loaded.get("levels") or {}]
         for level, rules in (loaded.get("levels") or {}).items():
             levels[Level(level).value].extend(str(rule) for rule in rules)
+            _once(levels[Level(level).value], f"level {level}", path)
         # A file's exclusions apply to its own levels; a file with no levels, to all.
         for level in own or list(exclusions):
             exclusions[level].extend(str(rule) for rule in loaded.get("exclusions") or [])
+            _once(exclusions[level], f"the exclusions of {level}", path)
         context.update(loaded.get("context") or {})
     if version is None:
         raise ValueError(f"no pattern file in {folder} gives a version")
@@ -96,13 +102,25 @@ def load_patterns(folder: Path) -> Patterns:
     )
 
 
+def _once(lines: list[str], where: str, path: Path) -> list[str]:
+    """Return the lines, or refuse a line written twice (a copy hides what an edit meant)."""
+    seen: set[str] = set()
+    for line in lines:
+        if line in seen:
+            raise ValueError(f"{where} has {line!r} twice ({path.name})")
+        seen.add(line)
+    return lines
+
+
 class Normaliser:
     """Turns a message into a Doc of corrected, lemmatised words (``token.norm_`` is the key)."""
 
     def __init__(self, patterns: Patterns) -> None:
         """Load the tokenizer, the lemma table and the spelling corrector."""
         self.nlp = spacy.blank("en")
-        self.nlp.add_pipe("sentencizer")
+        self.nlp.add_pipe(
+            "sentencizer", config={"punct_chars": [*Sentencizer.default_punct_chars, *SENTENCE_END]}
+        )
         lemmatizer = self.nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         self.nlp.initialize()
         self.lemmas: Table = lemmatizer.lookups.get_table("lemma_lookup")  # type: ignore[attr-defined]
@@ -146,6 +164,7 @@ class Normaliser:
     def __call__(self, text: str) -> Doc:
         """Return the message as a Doc whose token norms are the keys the rules match."""
         text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
+        text = ELLIPSIS.sub(" ... ", text)
         for pattern, replacement in self.rewrites:
             text = pattern.sub(replacement, text)
         tokens = self.nlp.tokenizer(text)

@@ -155,6 +155,16 @@ WRITTEN_FILES = {
     "batch20_followups_everyday.yml": 20,
     "batch20_palliative_red_flags.yml": 20,
     "batch20_palliative_everyday.yml": 20,
+    "batch21_renal_red_flags.yml": 21,
+    "batch21_renal_everyday.yml": 21,
+    "batch21_heartlung_red_flags.yml": 21,
+    "batch21_heartlung_everyday.yml": 21,
+    "batch21_addiction_red_flags.yml": 21,
+    "batch21_addiction_everyday.yml": 21,
+    "batch21_exploitation_red_flags.yml": 21,
+    "batch21_exploitation_everyday.yml": 21,
+    "batch21_questions_red_flags.yml": 21,
+    "batch21_questions_everyday.yml": 21,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
