@@ -171,6 +171,9 @@ def test_everyday_words_do_not_trip_it(text: str) -> None:
         ("I can't be doing with this life any more", Level.MENTAL_HEALTH),
         # the lookup table's "putting" is golf's "putt"
         ("I found her partner putting extra sleeping tablets in her tea", Level.SAFEGUARDING),
+        # an amount of money is not a year ("in 2019" dates a finding, "2000 pounds" does not)
+        ("the carer got mum to lend her 2000 pounds and now she wants more", Level.SAFEGUARDING),
+        ("the carer got mum to lend her \u00a32000 and now she wants more", Level.SAFEGUARDING),
     ],
 )
 def test_recent_misspelt_and_third_person_concerns_are_found(text: str, level: Level) -> None:
