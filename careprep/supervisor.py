@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from bot.model import rasa_command, train_if_needed
+from careprep import yamltext
 from careprep.settings import Settings
 from careprep.store.migrate import upgrade
 
@@ -200,7 +201,7 @@ def endpoints_file(
 
     ``lock_store``, if given, is the ``lock_store`` section to add (several Rasa servers share one).
     """
-    endpoints = yaml.safe_load((root / "endpoints.yml").read_text())
+    endpoints = yamltext.load((root / "endpoints.yml").read_text())
     endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
     if lock_store is not None:
         endpoints["lock_store"] = dict(lock_store)

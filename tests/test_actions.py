@@ -27,7 +27,7 @@ from careprep.preparation import messages
 from careprep.preparation.conversation import ask
 from careprep.preparation.progress import SKIPPED
 from careprep.preparation.questionnaire import PREPARE, QuestionId
-from careprep.safety import SAFETY_KEY
+from careprep.safety import SAFETY_KEY, flags
 from careprep.settings import Settings
 from careprep.store import session_scope
 from careprep.store.models import Answer, Goal, Preparation, SafetyFlag
@@ -282,3 +282,26 @@ def test_a_concern_outside_the_questions_is_signposted_and_flagged(
     assert (changed, said) == ({}, [messages.SAFETY_REPLIES["emergency"]])
     with session_scope(database) as session:
         assert session.execute(select(SafetyFlag.message)).scalar_one() == text
+
+
+def test_a_flag_keeps_the_versions_of_the_nets_that_found_it_without_loading_them(
+    token: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Rasa server found the concern; the action server records its versions and loads
+    # no net of its own (loading them took four turns arriving at once a minute).
+    def loads_the_nets() -> None:
+        raise AssertionError("the action server loaded the safety nets to raise a flag")
+
+    monkeypatch.setattr(flags, "versions", loads_the_nets)
+    entry = {"level": "urgent", "words": "fever", "source": "classifier"}
+    found = {SAFETY_KEY: [{**entry, "patterns": "4+rasa", "classifier": "linear-rasa"}]}
+    text = "fever and shivers since lunch"
+    run(ActionSafetyNetting(), tracker(token, text, None, parse_data=found))
+    with session_scope(database) as session:
+        flag = session.execute(select(SafetyFlag)).scalar_one()
+        assert (flag.level, flag.detected_by, flag.pattern_version, flag.classifier_version) == (
+            "urgent",
+            "classifier",
+            "4+rasa",
+            "linear-rasa",
+        )

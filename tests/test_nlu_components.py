@@ -7,6 +7,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.commands import CommandIntentClassifier
 from bot.nlu.safety import SafetyIntentClassifier
+from careprep.safety import versions
 
 
 def classify(text: str, predicted: str) -> str:
@@ -43,3 +44,13 @@ def test_every_concern_in_a_message_reaches_the_actions_most_urgent_first() -> N
     levels = [concern["level"] for concern in message.get("safety")]
     assert levels[0] == "emergency" and "mental_health" in levels
     assert "safety" in message.as_dict(only_output_properties=True)
+
+
+def test_each_concern_carries_the_versions_of_the_nets_that_found_it() -> None:
+    message = Message(data={TEXT: "took all my pills an hour ago, I want to die"})
+    SafetyIntentClassifier().process([message])
+    in_use = versions()
+    assert in_use.patterns and in_use.classifier
+    assert {(c["patterns"], c["classifier"]) for c in message.get("safety")} == {
+        (in_use.patterns, in_use.classifier)
+    }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,9 +21,13 @@ from careprep.safety import (
     detect,
     detect_all,
     detector,
+    from_parse_data,
     intent_for,
     level_of_intent,
+    loaded_once,
+    to_parse_data,
     trained_classifier,
+    versions,
 )
 from careprep.safety.corpus import Half, examples, half_of, legacy_examples, written_examples
 from careprep.safety.evaluate import TARGET, Report, by_file, evaluate, floor, table
@@ -267,6 +274,51 @@ def test_a_less_urgent_guess_is_added_after_what_the_rules_found() -> None:
         Level.MENTAL_HEALTH,
         Level.SAFEGUARDING,
     ]
+
+
+def test_a_concern_carries_the_versions_of_the_nets_from_the_nlu_to_the_actions() -> None:
+    found = detect_all("I took all my tablets an hour ago because I want to die")
+    assert found and all(concern.versions == versions() for concern in found)
+    text = "the whole message"
+    carried = [from_parse_data(to_parse_data(concern), text) for concern in found]
+    assert carried == found
+    assert [concern.versions for concern in carried if concern] == [versions()] * len(found)
+    # A Rasa server from before the versions were carried: the action's own are used.
+    older = from_parse_data({"level": "urgent"}, text)
+    assert older == Concern(Level.URGENT, text, "rules") and older.versions is None
+    assert from_parse_data({"level": "worried"}, text) is None
+
+
+def test_the_nets_load_once_however_many_turns_ask_for_them_at_once() -> None:
+    # Four turns reaching a new action server together once loaded the nets four times over
+    # in one process, which took a minute; the others must wait for the one load.
+    calls: list[int] = []
+    started = threading.Event()
+
+    @loaded_once
+    def slow() -> int:
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        return len(calls)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: slow(), range(8)))
+    assert started.is_set() and results == [1] * 8 and len(calls) == 1
+    assert slow() == 1 and len(calls) == 1
+
+    failures: list[int] = []
+
+    @loaded_once
+    def flaky() -> str:
+        failures.append(1)
+        if len(failures) == 1:
+            raise OSError("the model file is being written")
+        return "loaded"
+
+    with pytest.raises(OSError):
+        flaky()
+    assert flaky() == "loaded" and flaky() == "loaded" and len(failures) == 2
 
 
 def test_the_classifier_is_trained_and_its_version_is_that_of_the_current_data() -> None:

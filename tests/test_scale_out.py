@@ -3,7 +3,8 @@
 Fifty patients talk at once through nginx (45 by signed SMS, 5 in the web chat), each sending
 two answers at the same moment once (so that they often reach two Rasa servers), and nothing may
 be lost, doubled or answered out of order: the store, the tracker and every reply must tell the
-same story. The load runs once (``load``); each test checks one side of it.
+same story. Six of them end with a red flag, at about the same moment, on servers that have not
+raised a flag yet. The load runs once (``load``); each test checks one side of it.
 """
 
 from __future__ import annotations
@@ -29,20 +30,25 @@ from sqlalchemy import select
 from bot.transcript import Line, transcript
 from careprep.clinic.appointments import NewAppointment, add_appointment
 from careprep.clinic.practices import MessagingChange, set_messaging
+from careprep.safety import Level, versions
 from careprep.scaleout import Cluster, ListeningChild, ScaleOutError, executable
 from careprep.store import engine_for, session_scope
 from careprep.store.migrate import upgrade
-from careprep.store.models import Answer, OutboxMessage, Preparation
+from careprep.store.models import Answer, OutboxMessage, Preparation, SafetyFlag
 from careprep.supervisor import Ports, free_ports
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.factories import DRAMA_MOBILES
 from tests.rasa_stack import SMS_WEBHOOK, TWILIO_AUTH_TOKEN, SmsReply, new_message_sid, sign
+from tests.safety_samples import carries_signposting
 from tests.web_patient import DOB, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 SMS_PATIENTS = 45
 WEB_PATIENTS = 5
 PRACTICE = "Hill Surgery"
+FLAGGED_EVERY = 9
+"""Patients 0, 9, ..., 45 (five by SMS, one in the web chat) end with an urgent red flag: its
+signposting comes first and the next question follows, as for any other answer."""
 QUESTION = re.compile(r"Question (\d+) of \d+")
 LOGGED = re.compile(r"^\S+ (\S+) (\d+) \S+ (\d+) (.+) \S+ \S+$")
 """A line of nginx's access log: time, request id, port, method, status, upstream(s), timings."""
@@ -90,7 +96,16 @@ class Patient:
         )
 
     @property
+    def raises_a_flag(self) -> bool:
+        return self.number % FLAGGED_EVERY == 0
+
+    @property
     def last(self) -> str:
+        if self.raises_a_flag:
+            return (
+                "My knees hurt on the stairs and I have had a temperature of 39 and shivers "
+                f"since yesterday, patient {self.number} message C"
+            )
         return f"My knees hurt on the stairs, patient {self.number} message C"
 
 
@@ -347,6 +362,35 @@ def test_each_conversation_in_the_tracker_alternates_patient_and_careprep(load: 
         assert all(replies for _, replies in turns), turns
         for (text, replies), sent in zip(turns[-4:], replies_in_order(conversation), strict=True):
             assert QUESTION.findall("\n".join(replies))[:1] == [str(sent.asks)], (text, replies)
+
+
+@pytest.mark.rasa
+def test_red_flags_sent_together_are_signposted_first_and_flagged_with_the_nets_versions(
+    load: Load,
+) -> None:
+    # Each flag records the versions of the nets that found it (the Rasa server's): the action
+    # servers never load the nets, which once took four flags arriving together a minute.
+    in_use = versions()
+    flagged = [c for c in load.conversations if c.patient.raises_a_flag]
+    assert len(flagged) == 6 and {c.channel for c in flagged} == {"sms", "web"}
+    for conversation in flagged:
+        last = conversation.sent[-1]
+        first_reply = last.replies[0 if conversation.channel == "sms" else 1]
+        assert carries_signposting(first_reply, Level.URGENT), last
+        with session_scope(load.cluster.database_url) as session:
+            flags = session.execute(
+                select(
+                    SafetyFlag.level,
+                    SafetyFlag.message,
+                    SafetyFlag.pattern_version,
+                    SafetyFlag.classifier_version,
+                )
+                .join(Preparation, SafetyFlag.preparation_id == Preparation.id)
+                .where(Preparation.appointment_id == conversation.patient.appointment_id)
+            ).all()
+        assert ("urgent", last.text, in_use.patterns, in_use.classifier) in [
+            tuple(flag) for flag in flags
+        ], flags
 
 
 def split_into_turns(lines: list[Line]) -> list[tuple[str, list[str]]]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.actions import slots
 from bot.actions.store import with_preparation
 from careprep.preparation.conversation import Message, respond_to_concerns
-from careprep.safety import SAFETY_KEY, SEVERITY, Concern, Level, level_of_intent
+from careprep.safety import SAFETY_KEY, SEVERITY, Concern, from_parse_data, level_of_intent
 from careprep.store.models import Preparation
 
 
@@ -22,14 +22,9 @@ def concerns_in(tracker: Tracker) -> list[Concern]:
     most urgent one, which is enough when the parse data has no list.
     """
     text = tracker.latest_message.get("text") or ""
-    levels = {level.value for level in SEVERITY}
-    found = [
-        Concern(
-            Level(concern["level"]), concern.get("words") or text, concern.get("source") or "rules"
-        )
-        for concern in tracker.latest_message.get(SAFETY_KEY) or []
-        if concern.get("level") in levels
-    ]
+    entries = tracker.latest_message.get(SAFETY_KEY) or []
+    carried = (from_parse_data(entry, text) for entry in entries)
+    found = [concern for concern in carried if concern is not None]
     if found:
         return sorted(found, key=lambda concern: SEVERITY.index(concern.level))
     level = level_of_intent((tracker.latest_message.get("intent") or {}).get("name"))

@@ -10,12 +10,25 @@ decides this alone (the safety classifier is part of ``careprep.safety``, not of
 
 from __future__ import annotations
 
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import DeterministicIntentClassifier
-from careprep.safety import SAFETY_KEY, SEVERITY, Concern, detect_all, intent_for
+from careprep.safety import (
+    SAFETY_KEY,
+    SEVERITY,
+    Concern,
+    detect_all,
+    intent_for,
+    to_parse_data,
+    versions,
+)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -24,6 +37,23 @@ class SafetyIntentClassifier(DeterministicIntentClassifier):
 
     ruled_intents = tuple(intent_for(level) for level in SEVERITY)
 
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> GraphComponent:
+        """Load the safety nets with the model, before the server takes its first message.
+
+        Loaded lazily instead, the first message after a start waited for them (seconds: a
+        Twilio webhook gives up after 15).
+        """
+        versions()
+        return super().load(config, model_storage, resource, execution_context, **kwargs)
+
     def decide(self, text: str | None) -> str | None:
         """Return the safety intent of the most urgent concern in the text."""
         return _intent(detect_all(text))
@@ -31,11 +61,7 @@ class SafetyIntentClassifier(DeterministicIntentClassifier):
     def decide_message(self, message: Message) -> str | None:
         """Keep every concern found in the parse data; return the most urgent one's intent."""
         found = detect_all(message.get(TEXT))
-        message.set(
-            SAFETY_KEY,
-            [{"level": c.level.value, "words": c.words, "source": c.source} for c in found],
-            add_to_output=True,
-        )
+        message.set(SAFETY_KEY, [to_parse_data(concern) for concern in found], add_to_output=True)
         return _intent(found)
 
 

@@ -305,7 +305,15 @@ def respond_to_concerns(
     """Return the signposting for every concern, most urgent first; flag each for the practice."""
     if preparation is not None:
         for concern in concerns:
-            raise_flag(session, preparation, concern.level.value, text, question_id, concern.source)
+            raise_flag(
+                session,
+                preparation,
+                concern.level.value,
+                text,
+                question_id,
+                concern.source,
+                concern.versions,
+            )
     return Message(messages.safety_reply([concern.level.value for concern in concerns]))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from careprep import yamltext
 
 if TYPE_CHECKING:
     from spacy.lookups import Table
@@ -136,7 +136,7 @@ def _words(spans: list[Span]) -> tuple[str, ...]:
 def tagger() -> Tagger:
     """Return the tagger for themes.yml, compiled once per process."""
     text = (importlib.resources.files(__package__) / "themes.yml").read_text(encoding="utf-8")
-    rules = yaml.safe_load(text)
+    rules = yamltext.load(text)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return Tagger(rules, f"{rules['version']}+{digest}")
 

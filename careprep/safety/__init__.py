@@ -15,11 +15,13 @@ The trained NLU model of the assistant never decides this on its own.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from functools import lru_cache
+from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from careprep.safety.classifier import SafetyClassifier
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 PATTERNS_DIR = Path(__file__).with_name("patterns")
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Level(str, Enum):
@@ -46,15 +49,6 @@ SAFETY_KEY = "safety"
 
 
 @dataclass(frozen=True)
-class Concern:
-    """A detected concern: its level, the words that raised it and which net found it."""
-
-    level: Level
-    words: str
-    source: str = "rules"
-
-
-@dataclass(frozen=True)
 class Versions:
     """The versions of both nets, stored with every flag."""
 
@@ -62,7 +56,44 @@ class Versions:
     classifier: str | None
 
 
-@lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class Concern:
+    """A detected concern: its level, the words that raised it and which net found it.
+
+    ``versions`` are those of the nets that found it, in the process that found it (the Rasa
+    server), so that a flag raised elsewhere (an action server) records them without loading
+    the nets itself. Two concerns found by different versions are still the same concern.
+    """
+
+    level: Level
+    words: str
+    source: str = "rules"
+    versions: Versions | None = field(default=None, compare=False)
+
+
+def loaded_once(load: Callable[[], T]) -> Callable[[], T]:
+    """Make ``load`` run once per process, however many threads ask for its result at once.
+
+    The first call loads; a call made meanwhile waits for that load instead of starting its
+    own. (``functools.lru_cache`` lets each of them load: four turns that reached a new
+    action server together loaded the nets four times over, sharing the process, and took a
+    minute.) A load that raises is tried again by the next call.
+    """
+    lock = threading.Lock()
+    loaded: list[T] = []
+
+    @wraps(load)
+    def once() -> T:
+        if not loaded:
+            with lock:
+                if not loaded:
+                    loaded.append(load())
+        return loaded[0]
+
+    return once
+
+
+@loaded_once
 def detector() -> Detector:
     """Return the rule-based detector built from the shipped patterns (loads spaCy once)."""
     from careprep.safety.matching import Detector, load_patterns
@@ -70,7 +101,7 @@ def detector() -> Detector:
     return Detector(load_patterns(PATTERNS_DIR))
 
 
-@lru_cache(maxsize=1)
+@loaded_once
 def trained_classifier() -> SafetyClassifier | None:
     """Return the trained classifier for the current corpus, or None if it is not trained."""
     from careprep.safety.classifier import load_current
@@ -85,6 +116,36 @@ def versions() -> Versions:
     """Return the versions of the rules and of the classifier in use."""
     second = trained_classifier()
     return Versions(detector().version, second.version if second else None)
+
+
+def to_parse_data(concern: Concern) -> dict[str, str | None]:
+    """Return a concern as the NLU parse data carries it to the actions (under ``SAFETY_KEY``)."""
+    found_by = concern.versions
+    return {
+        "level": concern.level.value,
+        "words": concern.words,
+        "source": concern.source,
+        "patterns": found_by.patterns if found_by else None,
+        "classifier": found_by.classifier if found_by else None,
+    }
+
+
+def from_parse_data(entry: dict[str, Any], text: str) -> Concern | None:
+    """Return the concern an entry of the parse data carries, or None if its level is unknown.
+
+    The words default to the whole message and the net to the rules; the versions are kept
+    only if the entry has them (an older Rasa server's entries do not).
+    """
+    levels = {level.value for level in SEVERITY}
+    if entry.get("level") not in levels:
+        return None
+    patterns = entry.get("patterns")
+    return Concern(
+        Level(entry["level"]),
+        entry.get("words") or text,
+        entry.get("source") or "rules",
+        Versions(str(patterns), entry.get("classifier")) if patterns else None,
+    )
 
 
 def combine(found: list[Concern], guess: Level | None, text: str) -> list[Concern]:
@@ -114,7 +175,9 @@ def detect_all(text: str | None) -> list[Concern]:
     doc = detector().normalise(text)
     found = detector().detect_in(doc)
     second = trained_classifier()
-    return combine(found, second.predict(words_of(doc), text) if second else None, text)
+    guess = second.predict(words_of(doc), text) if second else None
+    in_use = versions()
+    return [replace(concern, versions=in_use) for concern in combine(found, guess, text)]
 
 
 def detect(text: str | None) -> Concern | None:

@@ -33,12 +33,12 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
-import yaml
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from spacy.tokens import Doc
 
+from careprep import yamltext
 from careprep.safety import SEVERITY, Level, matching
 from careprep.safety.corpus import NO_FLAG, Half, examples
 
@@ -135,7 +135,7 @@ def assistant_examples() -> list[tuple[str, str]]:
     the safety intents' examples are left out (the corpus covers them).
     """
     pairs = []
-    for block in yaml.safe_load(NLU_DATA.read_text())["nlu"]:
+    for block in yamltext.load(NLU_DATA.read_text())["nlu"]:
         if block.get("intent", "").startswith("safety_"):
             continue
         for line in block.get("examples", "").splitlines():

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from careprep import yamltext
 from careprep.safety import SEVERITY, Level, detect_all, detector
 from careprep.safety.corpus import Example, Half, examples
 
@@ -40,7 +39,7 @@ TARGET = Limits({level.value: TARGET_RECALL for level in SEVERITY}, TARGET_FALSE
 
 def floor() -> Limits:
     """Return the floor the build holds (``floor.yml``): raise it with every improvement."""
-    loaded = yaml.safe_load(FLOOR_FILE.read_text())
+    loaded = yamltext.load(FLOOR_FILE.read_text())
     return Limits(
         {level.value: float(loaded["recall"][level.value]) for level in SEVERITY},
         float(loaded["false_alarm_rate"]),

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careprep.clinic.appointments import InputError
-from careprep.safety import versions
+from careprep.safety import Versions, versions
 from careprep.store.models import Practice, Preparation, SafetyFlag, utcnow
 
 
@@ -17,15 +17,17 @@ def raise_flag(
     message: str,
     question_id: str | None,
     detected_by: str | None = None,
+    found_by: Versions | None = None,
 ) -> SafetyFlag:
     """Store a flag for the practice: its level, the whole message and where it came.
 
     ``level`` is a safety level (``Level.value``) or ``identity`` for a failed SMS check;
     ``detected_by`` says which net found a concern (``rules`` or ``classifier``), and
-    the versions of both nets in use are kept with it.
+    the versions of both nets are kept with it: ``found_by`` (the concern's own), or else
+    those this process has loaded.
     """
     appointment = preparation.appointment
-    in_use = versions() if detected_by else None
+    in_use = (found_by or versions()) if detected_by else None
     flag = SafetyFlag(
         practice_id=appointment.practice_id,
         patient_id=appointment.patient_id,

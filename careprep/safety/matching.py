@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-import yaml
 from medspacy.context import ConText, ConTextRule
 from medspacy.context.context import DEFAULT_RULES_FILEPATH
 from spacy.lookups import Table
@@ -33,6 +32,7 @@ from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from symspellpy import SymSpell, Verbosity
 
+from careprep import yamltext
 from careprep.safety import SEVERITY, Concern, Level
 
 SPAN_GROUP = "safety"
@@ -77,7 +77,7 @@ def load_patterns(folder: Path) -> Patterns:
     for path in files:
         text = path.read_text()
         digest.update(path.name.encode() + b"\n" + text.encode())
-        loaded = yaml.safe_load(text) or {}
+        loaded = yamltext.load(text) or {}
         version = loaded.get("version", version)
         rewrite.update(loaded.get("rewrite") or {})
         for name, words in (loaded.get("concepts") or {}).items():

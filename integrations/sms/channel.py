@@ -342,7 +342,15 @@ def flag_if_concerning(url: str, phone: str, text: str) -> None:
         preparation = preparation_for_phone(session, phone)
         if preparation is not None:
             for concern in found:
-                raise_flag(session, preparation, concern.level.value, text, None, concern.source)
+                raise_flag(
+                    session,
+                    preparation,
+                    concern.level.value,
+                    text,
+                    None,
+                    concern.source,
+                    concern.versions,
+                )
 
 
 def record_status(url: str, sid: str, status: str, error_code: str | None) -> None:

@@ -20,7 +20,7 @@ from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from careprep import yamltext
 
 CORPUS_DIR = Path(__file__).parent
 SPLIT_SEED = "careprep-safety-2026-11-23"
@@ -179,7 +179,7 @@ def written_examples() -> tuple[Example, ...]:
     examples: list[Example] = []
     seen: set[str] = set()
     for path, batch in _written_files():
-        for entry in yaml.safe_load(path.read_text())["messages"]:
+        for entry in yamltext.load(path.read_text())["messages"]:
             if entry["text"] not in seen:
                 seen.add(entry["text"])
                 examples.append(
@@ -191,7 +191,7 @@ def written_examples() -> tuple[Example, ...]:
 @lru_cache(maxsize=1)
 def legacy_examples() -> tuple[Example, ...]:
     """Return the version 1 phrase list, which the old patterns were written from."""
-    loaded = yaml.safe_load(LEGACY_PHRASES.read_text())
+    loaded = yamltext.load(LEGACY_PHRASES.read_text())
     examples = [
         Example(text, level, "legacy", LEGACY_PHRASES.stem)
         for level, texts in loaded["triggers"].items()
@@ -207,7 +207,7 @@ def unseen_examples() -> tuple[Example, ...]:
     """Return the messages of the batch waiting in ``unseen/`` (none once it has moved)."""
     found: list[Example] = []
     for path in sorted(UNSEEN_DIR.glob("*.yml")):
-        for entry in yaml.safe_load(path.read_text())["messages"]:
+        for entry in yamltext.load(path.read_text())["messages"]:
             found.append(Example(entry["text"], entry["level"], entry["topic"], path.stem))
     return tuple(found)
 
