@@ -165,6 +165,16 @@ WRITTEN_FILES = {
     "batch21_exploitation_everyday.yml": 21,
     "batch21_questions_red_flags.yml": 21,
     "batch21_questions_everyday.yml": 21,
+    "batch22_frailty_red_flags.yml": 22,
+    "batch22_frailty_everyday.yml": 22,
+    "batch22_neuro_red_flags.yml": 22,
+    "batch22_neuro_everyday.yml": 22,
+    "batch22_mood_red_flags.yml": 22,
+    "batch22_mood_everyday.yml": 22,
+    "batch22_family_red_flags.yml": 22,
+    "batch22_family_everyday.yml": 22,
+    "batch22_cancer_red_flags.yml": 22,
+    "batch22_cancer_everyday.yml": 22,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
