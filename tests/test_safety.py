@@ -349,6 +349,28 @@ def test_training_the_classifier_twice_gives_the_same_model() -> None:
     assert first == second
 
 
+@pytest.mark.parametrize(
+    ("probabilities", "added"),
+    [
+        # shared between two levels, each less likely than "none": the sum decides
+        ({"none": 0.36, "safeguarding": 0.33, "mental_health": 0.31}, Level.SAFEGUARDING),
+        ({"none": 0.39, "urgent": 0.2, "emergency": 0.41}, Level.EMERGENCY),
+        ({"none": 0.41, "mental_health": 0.59}, None),
+        ({"none": 0.9, "urgent": 0.1}, None),
+    ],
+)
+def test_the_classifier_adds_the_likeliest_level_when_the_levels_together_are_likely(
+    monkeypatch: pytest.MonkeyPatch, probabilities: dict[str, float], added: Level | None
+) -> None:
+    from careprep.safety.classifier import LABELS, THRESHOLD, SafetyClassifier
+
+    assert THRESHOLD == 0.6
+    second = SafetyClassifier(None, None, None, "test")
+    every = {label: probabilities.get(label, 0.0) for label in LABELS}
+    monkeypatch.setattr(second, "probabilities_of", lambda features, text: every)
+    assert second.predict("", "") is added
+
+
 def test_patterns_are_versioned_and_the_version_follows_their_content(tmp_path: Path) -> None:
     from careprep.safety import PATTERNS_DIR
     from careprep.safety.matching import Detector, load_patterns
