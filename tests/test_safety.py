@@ -353,9 +353,9 @@ def test_training_the_classifier_twice_gives_the_same_model() -> None:
     ("probabilities", "added"),
     [
         # shared between two levels, each less likely than "none": the sum decides
-        ({"none": 0.36, "safeguarding": 0.33, "mental_health": 0.31}, Level.SAFEGUARDING),
-        ({"none": 0.39, "urgent": 0.2, "emergency": 0.41}, Level.EMERGENCY),
-        ({"none": 0.41, "mental_health": 0.59}, None),
+        ({"none": 0.3, "safeguarding": 0.36, "mental_health": 0.34}, Level.SAFEGUARDING),
+        ({"none": 0.34, "urgent": 0.25, "emergency": 0.41}, Level.EMERGENCY),
+        ({"none": 0.36, "mental_health": 0.64}, None),
         ({"none": 0.9, "urgent": 0.1}, None),
     ],
 )
@@ -364,7 +364,7 @@ def test_the_classifier_adds_the_likeliest_level_when_the_levels_together_are_li
 ) -> None:
     from careprep.safety.classifier import LABELS, THRESHOLD, SafetyClassifier
 
-    assert THRESHOLD == 0.6
+    assert THRESHOLD == 0.65
     second = SafetyClassifier(None, None, None, "test")
     every = {label: probabilities.get(label, 0.0) for label in LABELS}
     monkeypatch.setattr(second, "probabilities_of", lambda features, text: every)

@@ -48,19 +48,19 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "safety"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 SEED = 2026
-THRESHOLD = 0.6
+THRESHOLD = 0.65
 """The classifier adds a level when the levels together are at least this probable.
 
 That is when the message is more likely a red flag than not by this margin (1 minus
 the probability of "none"); the level added is the most probable one. Until
 2026-12-07 it added a level only when that level alone was the most probable label
-with at least 0.53. In leave-one-batch-out cross-validation on the development half
-(five folds of whole batches, classifier alone), the sum at 0.6 caught 212 more of
-7,380 red flags than that for 34 more false alarms in 7,125 everyday messages; 0.6
-is where lowering the bar further stops gaining 3 red flags per false alarm
-(0.56: 60 more for 25 more). Measured once on the held-out half afterwards
-(docs/clinical-safety.md). A lower bar for safeguarding alone, tried earlier, is
-superseded: the sum raises a message whose probability is shared between
+with at least 0.53 (and ``C`` was 10). In leave-one-batch-out cross-validation on the
+development half (five folds of whole batches, classifier alone), the sum at 0.65
+with ``C`` 30 caught 228 more of 7,380 red flags than that for 27 more false alarms
+in 7,125 everyday messages; 0.65 is where lowering the bar further stops gaining 3 red
+flags per false alarm (0.6: 54 more for 25 more). Measured once on the held-out half
+afterwards (docs/clinical-safety.md). A lower bar for safeguarding alone, tried
+earlier, is superseded: the sum raises a message whose probability is shared between
 safeguarding and mental health, which each alone missed."""
 NONE_WEIGHT = 3.0
 """How much an everyday message weighs in training against a red flag."""
@@ -71,7 +71,7 @@ CONFIG: dict[str, Any] = {
     "words": {"ngram_range": [1, 2], "token_pattern": r"(?u)\b\w+\b", "min_df": 1},
     "chars": {"analyzer": "char_wb", "ngram_range": [2, 5], "min_df": 2},
     "sublinear_tf": True,
-    "C": 10.0,
+    "C": 30.0,
     "none_weight": NONE_WEIGHT,
     "threshold": THRESHOLD,
     "decision": "levels-together",
