@@ -352,7 +352,11 @@ def test_training_the_classifier_twice_gives_the_same_model() -> None:
 @pytest.mark.parametrize(
     ("probabilities", "added"),
     [
-        # shared between two levels, each less likely than "none": the sum decides
+        # shared between levels, each less likely than "none": together they decide
+        (
+            {"none": 0.32, "safeguarding": 0.25, "mental_health": 0.23, "urgent": 0.2},
+            Level.SAFEGUARDING,
+        ),
         ({"none": 0.3, "safeguarding": 0.36, "mental_health": 0.34}, Level.SAFEGUARDING),
         ({"none": 0.34, "urgent": 0.25, "emergency": 0.41}, Level.EMERGENCY),
         ({"none": 0.36, "mental_health": 0.64}, None),

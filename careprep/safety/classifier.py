@@ -58,7 +58,7 @@ with at least 0.53 (and ``C`` was 10). In leave-one-batch-out cross-validation o
 development half (five folds of whole batches, classifier alone), the sum at 0.65
 with ``C`` 30 caught 228 more of 7,380 red flags than that for 27 more false alarms
 in 7,125 everyday messages; 0.65 is where lowering the bar further stops gaining 3 red
-flags per false alarm (0.6: 54 more for 25 more). Measured once on the held-out half
+flags per false alarm (0.6: 54 more for 25 more). Measured on the held-out half only
 afterwards (docs/clinical-safety.md). A lower bar for safeguarding alone, tried
 earlier, is superseded: the sum raises a message whose probability is shared between
 safeguarding and mental health, which each alone missed."""
