@@ -239,6 +239,15 @@ def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
     assert Level.URGENT in found
 
 
+def test_a_pattern_writer_is_shown_the_rules_behind_a_finding_and_what_context_did() -> None:
+    kept = detector().explain("my husband collapsed an hour ago")
+    assert kept and all(line.startswith("emergency: ") for line in kept), kept
+    assert not any("dropped by ConText" in line for line in kept), kept
+    dropped = detector().explain("he had a fit in 2019")
+    assert dropped and all(line.endswith("(dropped by ConText)") for line in dropped), dropped
+    assert detector().explain("I passed my driving test") == []
+
+
 def test_every_concern_in_one_message_is_found_most_urgent_first() -> None:
     found = [
         concern.level

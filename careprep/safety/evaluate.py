@@ -190,14 +190,22 @@ def by_file(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _listing(report: Report, level: str | None) -> str:
+def _listing(report: Report, level: str | None, why: bool = False) -> str:
     lines = []
+
+    def explained(line: str, example: Example) -> None:
+        lines.append(line)
+        if why:
+            lines.extend(f"      {reason}" for reason in detector().explain(example.text))
+
     for example, found in report.misses:
         if level in (None, example.level):
-            lines.append(f"MISS  {example.level:<13} {example.topic:<20} {found} {example.text}")
+            explained(
+                f"MISS  {example.level:<13} {example.topic:<20} {found} {example.text}", example
+            )
     for example, found in report.alarms:
         if level is None or level in found:
-            lines.append(f"ALARM {example.topic:<34} {found} {example.text}")
+            explained(f"ALARM {example.topic:<34} {found} {example.text}", example)
     return "\n".join(lines)
 
 
@@ -211,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--batch", type=int, help="only the messages of this batch")
     parser.add_argument("--by-file", action="store_true", help="also give each file's figures")
+    parser.add_argument(
+        "--why", action="store_true", help="with --misses: the rules each listed message matched"
+    )
     parser.add_argument(
         "--unseen",
         action="store_true",
@@ -231,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(by_file(report) for report in reports))
     if args.misses:
         for report in reports:
-            print(_listing(report, args.level))
+            print(_listing(report, args.level, args.why))
     held_out = [report for report in reports if report.half is Half.HELD_OUT]
     for report in held_out:
         print(

@@ -36,6 +36,9 @@ from careprep import yamltext
 from careprep.safety import SEVERITY, Concern, Level
 
 SPAN_GROUP = "safety"
+RULES_FOUND = "safety_rules"
+"""Where ``Detector.findings`` leaves, in a message's ``user_data``, the rule lines behind each
+finding (its level, start and end), for ``Detector.explain``."""
 SENTENCE_END = [".", "!", "?", ";", "..."]
 """Where a sentence ends, for the rules' gaps and for ConText's reach; an ellipsis, however
 written ("..", "…"), is read as "..." first ("fell last year... now he won't wake")."""
@@ -383,7 +386,7 @@ class Detector:
         self.normalise = Normaliser(patterns)
         self.rules = Rules(patterns.concepts, self.normalise.key)
         self.levels = [
-            (level, rule, self.rules.needs(rule))
+            (level, line, rule, self.rules.needs(rule))
             for level in SEVERITY
             for line in patterns.levels[level.value]
             for rule in [self.rules.parse(line)]
@@ -421,8 +424,8 @@ class Detector:
                 )
             return excluded[level]
 
-        found: set[tuple[str, int, int]] = set()
-        for level, rule, needs in self.levels:
+        found: dict[tuple[str, int, int], list[str]] = {}
+        for level, line, rule, needs in self.levels:
             if any(words.isdisjoint(present) for words in needs):
                 continue
             for start, end in self.rules.match(doc, rule, cache):
@@ -432,12 +435,23 @@ class Detector:
                     e_start <= start < e_end or e_start < end <= e_end
                     for e_start, e_end in everyday(level.value)
                 ):
-                    found.add((level.value, start, end))
+                    found.setdefault((level.value, start, end), []).append(line)
+        doc.user_data[RULES_FOUND] = found
         doc.spans[SPAN_GROUP] = [
             Span(doc, start, end, label=label) for label, start, end in sorted(found)
         ]
         self.context(doc)
         return list(doc.spans[SPAN_GROUP])
+
+    def explain(self, text: str) -> list[str]:
+        """Return, for a pattern writer, each rule that matched a message and what became of it."""
+        doc = self.normalise(text)
+        return [
+            f"{span.label_}: {line!r} matched {span.text!r}"
+            + (" (dropped by ConText)" if _modified(span) else "")
+            for span in self.findings(doc)
+            for line in doc.user_data[RULES_FOUND][(span.label_, span.start, span.end)]
+        ]
 
     def detect_all(self, text: str | None) -> list[Concern]:
         """Return one concern per level the message raises, most urgent first."""
