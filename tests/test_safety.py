@@ -239,6 +239,36 @@ def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
     assert Level.URGENT in found
 
 
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # a stranger in a drama, a question about where a warning sign starts, hay fever
+        ("saw on Holby last night a woman collapsed in the car park", None),
+        ("watching eastenders and someone got stabbed, made me jump", None),
+        ("how much weight gain should worry me with heart failure, is 2kg a week too much?", None),
+        ("my hay fever tablets make me drowsy, is there another one?", None),
+        ("can I take paracetamol with all my other tablets?", None),
+        # a month ago is not long over
+        ("a hard lump in my breast that was not there a month ago, now painful", Level.URGENT),
+        ("started the new tablets a month ago and now a sore throat and high temp", Level.URGENT),
+        # the same words, happening to someone the writer knows, today; a count taken
+        ("he was watching the telly when he collapsed", Level.EMERGENCY),
+        ("wife was watching Casualty, now she can't lift her arm, face dropped", Level.EMERGENCY),
+        ("can i take ibuprofen with my other tablets? ive already taken 40", Level.EMERGENCY),
+        ("already had about 30 of the co-codamol", Level.EMERGENCY),
+        ("I used to cut myself and I've started again this week", Level.MENTAL_HEALTH),
+    ],
+)
+def test_stories_thresholds_and_old_illness_raise_nothing_but_the_same_words_today_do(
+    text: str, level: Level | None
+) -> None:
+    found = {concern.level for concern in detector().detect_all(text)}
+    if level is None:
+        assert found == set(), (text, found)
+    else:
+        assert level in found, (text, found)
+
+
 def test_a_pattern_writer_is_shown_the_rules_behind_a_finding_and_what_context_did() -> None:
     kept = detector().explain("my husband collapsed an hour ago")
     assert kept and all(line.startswith("emergency: ") for line in kept), kept

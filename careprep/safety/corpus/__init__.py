@@ -175,6 +175,16 @@ WRITTEN_FILES = {
     "batch22_family_everyday.yml": 22,
     "batch22_cancer_red_flags.yml": 22,
     "batch22_cancer_everyday.yml": 22,
+    "batch23_acute_red_flags.yml": 23,
+    "batch23_acute_everyday.yml": 23,
+    "batch23_endocrine_red_flags.yml": 23,
+    "batch23_endocrine_everyday.yml": 23,
+    "batch23_ld_red_flags.yml": 23,
+    "batch23_ld_everyday.yml": 23,
+    "batch23_nights_red_flags.yml": 23,
+    "batch23_nights_everyday.yml": 23,
+    "batch23_relationships_red_flags.yml": 23,
+    "batch23_relationships_everyday.yml": 23,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
