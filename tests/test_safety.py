@@ -242,7 +242,8 @@ def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
 @pytest.mark.parametrize(
     ("text", "level"),
     [
-        # a stranger in a drama, a question about where a warning sign starts, hay fever
+        # rules round 7: a stranger in a drama, a question about where a warning sign
+        # starts, hay fever
         ("saw on Holby last night a woman collapsed in the car park", None),
         ("watching eastenders and someone got stabbed, made me jump", None),
         ("how much weight gain should worry me with heart failure, is 2kg a week too much?", None),
@@ -257,16 +258,27 @@ def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
         ("can i take ibuprofen with my other tablets? ive already taken 40", Level.EMERGENCY),
         ("already had about 30 of the co-codamol", Level.EMERGENCY),
         ("I used to cut myself and I've started again this week", Level.MENTAL_HEALTH),
+        # rules round 8: concepts the rules lacked (a leaking aneurysm, a limb in plaster
+        # losing its blood supply, a bowel bleed, cord compression, insulin omitted to lose
+        # weight, injuries kept off a care record, a hidden tracker)
+        ("sudden pain in my tummy going through to my back, he has an aneurysm", Level.EMERGENCY),
+        ("her arm is in plaster and the fingers have gone white and numb", Level.EMERGENCY),
+        ("the toilet is full of blood after I opened my bowels", Level.EMERGENCY),
+        ("her breast cancer has spread to her spine, now her legs feel weak", Level.EMERGENCY),
+        ("sugars high all day and the corrections are doing nothing", Level.URGENT),
+        ("I have been skipping my insulin to lose weight", Level.MENTAL_HEALTH),
+        ("the staff told me not to write down the bruises", Level.SAFEGUARDING),
+        ("found an airtag taped under my car seat, I think it's my ex", Level.SAFEGUARDING),
+        # and the same words that are not red flags
+        ("I used to have high sugars all day but they have settled since the new insulin", None),
+        ("how much insulin would I need for the long flight?", None),
     ],
 )
-def test_stories_thresholds_and_old_illness_raise_nothing_but_the_same_words_today_do(
+def test_rules_rounds_7_and_8_find_their_red_flags_and_leave_their_everyday_twins_alone(
     text: str, level: Level | None
 ) -> None:
     found = {concern.level for concern in detector().detect_all(text)}
-    if level is None:
-        assert found == set(), (text, found)
-    else:
-        assert level in found, (text, found)
+    assert (level in found) if level else not found, (text, found)
 
 
 def test_a_pattern_writer_is_shown_the_rules_behind_a_finding_and_what_context_did() -> None:
