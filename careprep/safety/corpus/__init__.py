@@ -185,6 +185,16 @@ WRITTEN_FILES = {
     "batch23_nights_everyday.yml": 23,
     "batch23_relationships_red_flags.yml": 23,
     "batch23_relationships_everyday.yml": 23,
+    "batch24_chronicpain_red_flags.yml": 24,
+    "batch24_chronicpain_everyday.yml": 24,
+    "batch24_men_red_flags.yml": 24,
+    "batch24_men_everyday.yml": 24,
+    "batch24_money_red_flags.yml": 24,
+    "batch24_money_everyday.yml": 24,
+    "batch24_parents_red_flags.yml": 24,
+    "batch24_parents_everyday.yml": 24,
+    "batch24_senses_red_flags.yml": 24,
+    "batch24_senses_everyday.yml": 24,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
