@@ -272,9 +272,44 @@ def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
         # and the same words that are not red flags
         ("I used to have high sugars all day but they have settled since the new insulin", None),
         ("how much insulin would I need for the long flight?", None),
+        # rules round 9: opioid toxicity, priapism, bile in a baby's vomit, a bruised baby,
+        # a child sedated with an adult's medicine, courier fraud, opioid withdrawal,
+        # photophobia, wavy lines (wet AMD), affairs in order beside a cancelled review
+        (
+            "took two of my morphine patches by mistake and now I can't keep my eyes open",
+            Level.EMERGENCY,
+        ),
+        ("his erection has lasted four hours and won't go down", Level.EMERGENCY),
+        ("the baby keeps being sick and it's bright green", Level.EMERGENCY),
+        ("my 6 week old has a bruise on his cheek and I don't know how", Level.SAFEGUARDING),
+        ("my uncle gives my little sister his diazepam so she sleeps", Level.SAFEGUARDING),
+        (
+            "a man who said he was from the bank came round and took my card and pin",
+            Level.SAFEGUARDING,
+        ),
+        (
+            "ran out of my tramadol three days ago, sweating and shaking and can't sleep",
+            Level.URGENT,
+        ),
+        ("my eye is really sore and I can't stand the light", Level.URGENT),
+        ("straight lines on the door frame look wavy in my left eye", Level.URGENT),
+        (
+            "I've made my will and my sister is having the cat, so I won't need the appointment",
+            Level.MENTAL_HEALTH,
+        ),
+        # and their everyday twins: a story on screen (one shared cue since round 9),
+        # idioms, screening questions answered no, advice on what to watch for
+        ("we watched a film last night where a man collapsed in a shop", None),
+        ("it was on the news about a lad who got stabbed in Leeds, awful", None),
+        ("the bike's engine seized on the way home so I walked", None),
+        ("this tax return is making my head explode", None),
+        ("the nurse asked about chest pain and blackouts and I said no to everything", None),
+        ("can you remind me which signs to watch out for with my sugars?", None),
+        ("had my HRT patch changed to a higher dose", None),
+        ("I can't keep my eyes open after a night shift", None),
     ],
 )
-def test_rules_rounds_7_and_8_find_their_red_flags_and_leave_their_everyday_twins_alone(
+def test_rules_rounds_7_to_9_find_their_red_flags_and_leave_their_everyday_twins_alone(
     text: str, level: Level | None
 ) -> None:
     found = {concern.level for concern in detector().detect_all(text)}
