@@ -297,13 +297,27 @@ def test_everyday_words_in_a_gap_do_not_drop_a_finding() -> None:
             "I've made my will and my sister is having the cat, so I won't need the appointment",
             Level.MENTAL_HEALTH,
         ),
+        # help refused after a red flag, or a sign someone was told to watch for that has
+        # come, is still a red flag (two cues of round 9 hid these and were taken out)
+        (
+            "the nurse said to watch for a rash that doesn't fade and now there is one on his leg",
+            Level.EMERGENCY,
+        ),
+        (
+            "Dad has crushing chest pain but he said no to everything, won't let me call anyone",
+            Level.EMERGENCY,
+        ),
+        ("she collapsed an hour ago and she said no to all of it", Level.EMERGENCY),
+        (
+            "he hit me again last night and I said no to everything the police asked",
+            Level.SAFEGUARDING,
+        ),
         # and their everyday twins: a story on screen (one shared cue since round 9),
-        # idioms, screening questions answered no, advice on what to watch for
+        # idioms, advice on what to watch for
         ("we watched a film last night where a man collapsed in a shop", None),
         ("it was on the news about a lad who got stabbed in Leeds, awful", None),
         ("the bike's engine seized on the way home so I walked", None),
         ("this tax return is making my head explode", None),
-        ("the nurse asked about chest pain and blackouts and I said no to everything", None),
         ("can you remind me which signs to watch out for with my sugars?", None),
         ("had my HRT patch changed to a higher dose", None),
         ("I can't keep my eyes open after a night shift", None),
