@@ -195,6 +195,16 @@ WRITTEN_FILES = {
     "batch24_parents_everyday.yml": 24,
     "batch24_senses_red_flags.yml": 24,
     "batch24_senses_everyday.yml": 24,
+    "batch25_devices_red_flags.yml": 25,
+    "batch25_devices_everyday.yml": 25,
+    "batch25_outdoors_red_flags.yml": 25,
+    "batch25_outdoors_everyday.yml": 25,
+    "batch25_rare_red_flags.yml": 25,
+    "batch25_rare_everyday.yml": 25,
+    "batch25_women_red_flags.yml": 25,
+    "batch25_women_everyday.yml": 25,
+    "batch25_work_red_flags.yml": 25,
+    "batch25_work_everyday.yml": 25,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
