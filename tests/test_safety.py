@@ -330,6 +330,62 @@ def test_rules_rounds_7_to_9_find_their_red_flags_and_leave_their_everyday_twins
     assert (level in found) if level else not found, (text, found)
 
 
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # shared cues (round 10's review): "now" ends a date, telling someone is a
+        # disclosure, a call for help is no hypothetical, not knowing why is no negation
+        ("Had sepsis in 2020 and now she's mottled and breathing really fast", Level.EMERGENCY),
+        ("How do I tell someone my stepdad hits me", Level.SAFEGUARDING),
+        ("what should I do he's collapsed and not breathing", Level.EMERGENCY),
+        ("In case it matters he's been hitting me again", Level.SAFEGUARDING),
+        ("I have no idea why he collapsed", Level.EMERGENCY),
+        ("No one knows he hits me", Level.SAFEGUARDING),
+        ("Never had chest pain like this crushing and going into my jaw", Level.EMERGENCY),
+        ("I want to die for real this time", Level.MENTAL_HEALTH),
+        ("He started hitting me two years ago", Level.SAFEGUARDING),
+        ("Got knocked out during the league match, still drowsy and vomiting", Level.EMERGENCY),
+        # threats that begin with "if"; a tube that has fallen out; a Scots negation
+        ("if I say anything he locks me in the bedroom", Level.SAFEGUARDING),
+        ("if I ring the police he'll smash my phone like he did before", Level.SAFEGUARDING),
+        ("his feeding tube has fallen out", Level.URGENT),
+        ("my catheter fell out", Level.URGENT),
+        ("he cannae breathe", Level.EMERGENCY),
+        # suicidal intent said sideways
+        ("yes, I have thought about how", Level.MENTAL_HEALTH),
+        ("I've thought about taking us both", Level.MENTAL_HEALTH),
+        ("I tied something round my neck", Level.MENTAL_HEALTH),
+        ("used the hair straighteners on my arm on purpose", Level.MENTAL_HEALTH),
+        # and everyday twins of each
+        ("How do you tell if a rash is meningitis?", None),
+        ("What should I do if he collapses again", None),
+        ("I can't live without my inhaler", None),
+        ("I've never had suicidal thoughts, nothing like that", None),
+        ("this cake is to die for", None),
+        ("I could murder a cuppa", None),
+        ("gutted we got knocked out the cup again", None),
+        ("I overdosed on the Christmas chocolates", None),
+        ("I don't know why people self harm", None),
+        ("if I tell someone about my fits at work will I lose my job?", None),
+        ("if you tell someone you're suicidal do they section you?", None),
+        ("if I tell the nurse about my chest pain will she send me to hospital?", None),
+        ("if I leave him alone for five minutes he tries to get up and falls", None),
+        ("we've fallen out over money and she won't visit", None),
+        ("I fell out of love with running after my knee op", None),
+        ("I've worked out how to use the new spacer", None),
+        ("I burnt my hand on the oven by accident", None),
+    ],
+)
+def test_rules_round_10_finds_its_red_flags_and_leaves_their_everyday_twins_alone(
+    text: str, level: Level | None
+) -> None:
+    found = {concern.level for concern in detector().detect_all(text)}
+    if level is Level.URGENT:
+        assert found & {Level.URGENT, Level.EMERGENCY}, (text, found)
+    else:
+        assert (level in found) if level else not found, (text, found)
+
+
 def test_a_pattern_writer_is_shown_the_rules_behind_a_finding_and_what_context_did() -> None:
     kept = detector().explain("my husband collapsed an hour ago")
     assert kept and all(line.startswith("emergency: ") for line in kept), kept
