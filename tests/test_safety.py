@@ -345,6 +345,16 @@ def test_rules_rounds_7_to_9_find_their_red_flags_and_leave_their_everyday_twins
         ("I want to die for real this time", Level.MENTAL_HEALTH),
         ("He started hitting me two years ago", Level.SAFEGUARDING),
         ("Got knocked out during the league match, still drowsy and vomiting", Level.EMERGENCY),
+        # an everyday exclusion of the round ("been like that for years") reached 20 words
+        # back over these, and was taken out on review
+        (
+            "he collapsed and is not breathing. his cough has been like that for years",
+            Level.EMERGENCY,
+        ),
+        (
+            "crushing chest pain, been like this for a few years on and off but never this bad",
+            Level.EMERGENCY,
+        ),
         # threats that begin with "if"; a tube that has fallen out; a Scots negation
         ("if I say anything he locks me in the bedroom", Level.SAFEGUARDING),
         ("if I ring the police he'll smash my phone like he did before", Level.SAFEGUARDING),
