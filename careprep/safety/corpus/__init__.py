@@ -205,6 +205,16 @@ WRITTEN_FILES = {
     "batch25_women_everyday.yml": 25,
     "batch25_work_red_flags.yml": 25,
     "batch25_work_everyday.yml": 25,
+    "batch26_autistic_red_flags.yml": 26,
+    "batch26_autistic_everyday.yml": 26,
+    "batch26_discharge_red_flags.yml": 26,
+    "batch26_discharge_everyday.yml": 26,
+    "batch26_esl_red_flags.yml": 26,
+    "batch26_esl_everyday.yml": 26,
+    "batch26_mixed_red_flags.yml": 26,
+    "batch26_mixed_everyday.yml": 26,
+    "batch26_timeline_red_flags.yml": 26,
+    "batch26_timeline_everyday.yml": 26,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
