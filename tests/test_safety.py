@@ -330,6 +330,15 @@ def test_rules_rounds_7_to_9_find_their_red_flags_and_leave_their_everyday_twins
     assert (level in found) if level else not found, (text, found)
 
 
+def assert_signposts(text: str, level: Level | None) -> None:
+    """Assert the rules give a red flag its level (999 does for urgent), everyday messages none."""
+    found = {concern.level for concern in detector().detect_all(text)}
+    if level is Level.URGENT:
+        assert found & {Level.URGENT, Level.EMERGENCY}, (text, found)
+    else:
+        assert (level in found) if level else not found, (text, found)
+
+
 @pytest.mark.parametrize(
     ("text", "level"),
     [
@@ -389,11 +398,66 @@ def test_rules_rounds_7_to_9_find_their_red_flags_and_leave_their_everyday_twins
 def test_rules_round_10_finds_its_red_flags_and_leaves_their_everyday_twins_alone(
     text: str, level: Level | None
 ) -> None:
-    found = {concern.level for concern in detector().detect_all(text)}
-    if level is Level.URGENT:
-        assert found & {Level.URGENT, Level.EMERGENCY}, (text, found)
-    else:
-        assert (level in found) if level else not found, (text, found)
+    assert_signposts(text, level)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # red flags told before an everyday reassurance about something else: the
+        # reassurance's exclusion reached 20-25 words back and dropped them (5 of these
+        # fail on the rules before round 11)
+        (
+            "he's collapsed and isn't breathing, the nurse at his review said all his tests"
+            " were fine",
+            Level.EMERGENCY,
+        ),
+        (
+            "she took the whole box of paracetamol an hour ago, I rang about my knee scan on"
+            " Tuesday and it was all clear",
+            Level.EMERGENCY,
+        ),
+        (
+            "her temperature is 39.5 and she's confused and being sick, my own cough feels"
+            " much better now",
+            Level.EMERGENCY,
+        ),
+        (
+            "I've run out of my Parkinson's tablets and the chemist can't get them till"
+            " Monday, the rash from the new cream cleared up after the steroid cream",
+            Level.URGENT,
+        ),
+        (
+            "my ankle is swollen twice the size and I can't put weight on it after the fall"
+            " on warfarin, my headache has settled and I feel fine now",
+            Level.URGENT,
+        ),
+        (
+            "he keeps threatening to kill me if I leave and he took my phone off me, my"
+            " sister sorts my tablets with my full permission",
+            Level.SAFEGUARDING,
+        ),
+        (
+            "mum's face has dropped on one side and she can't lift her arm, the physio was"
+            " here this morning and said she's getting better every day",
+            Level.EMERGENCY,
+        ),
+        (
+            "my catheter hasn't drained anything since this morning and my tummy is swollen"
+            " and sore, the nosebleed I had yesterday stopped after ten minutes with pinching",
+            Level.URGENT,
+        ),
+        # the reassurance told right after what it explains stays everyday
+        ("had a bit of chest pain last week, all tests fine", None),
+        ("the nosebleed stopped after five minutes with pinching", None),
+        ("the cut on my thumb healed up nicely", None),
+        ("my son sorts my bank card, I asked him to.", None),
+    ],
+)
+def test_an_everyday_reassurance_does_not_hide_a_red_flag_told_before_it(
+    text: str, level: Level | None
+) -> None:
+    assert_signposts(text, level)
 
 
 def test_a_pattern_writer_is_shown_the_rules_behind_a_finding_and_what_context_did() -> None:
