@@ -726,3 +726,62 @@ def test_every_level_has_an_intent_and_a_rule() -> None:
     for level in SEVERITY:
         assert intent_for(level) in domain["intents"]
         assert f"intent: {intent_for(level)}" in rules
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # a condition taught, read or asked about is a topic, not a case (4 of these raise
+        # 999 or 111 on the rules before round 12)
+        ("can you explain what DKA is? my ketones are always 0.1", None),
+        ("I've got the stroke warning signs leaflet on the fridge", None),
+        ("the nurse went through the signs of a heart attack with me at my review", None),
+        ("we had a talk about DKA on the pump course, I understand it better now", None),
+        # ... unless a claim that it is happening follows (4 of these raise nothing on the
+        # rules before round 12, when a topic was an exclusion that nothing could undo)
+        ("read the leaflet on sepsis, I think I've got it", Level.EMERGENCY),
+        ("read the sepsis leaflet, I think I've got it", Level.EMERGENCY),
+        ("I read about meningitis and I'm sure that's what the baby has", Level.EMERGENCY),
+        ("I've been reading about heart attacks and I think I'm having one", Level.EMERGENCY),
+        ("the nurse taught us the signs of sepsis and she has all of them now", Level.EMERGENCY),
+        ("we learnt about sepsis on the course and I think Mum has it now", Level.EMERGENCY),
+        ("the sepsis talk was yesterday and now I think my husband has it", Level.EMERGENCY),
+        ("I went through the stroke warning signs and Dad has every one of them", Level.EMERGENCY),
+        ("I don't understand what a stroke is but I think Dad is having one", Level.EMERGENCY),
+        (
+            "the DKA section of the leaflet describes exactly what's happening to my son right now",
+            Level.EMERGENCY,
+        ),
+    ],
+)
+def test_a_condition_named_as_a_topic_is_no_case_unless_a_claim_follows(
+    text: str, level: Level | None
+) -> None:
+    assert_signposts(text, level)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # advice quoted and then come true: round 12 measured quoted advice ("the leaflet
+        # says call 999 if ...") as a topic and did not take it, since these were lost
+        ("his seizure plan says call 999 after 5 minutes and it's been 6 minutes", Level.EMERGENCY),
+        ("the nurse said ring 111 if the wound goes red and hot and it has", Level.URGENT),
+        (
+            "my steroid card says call 999 if I'm vomiting and I've been sick all morning",
+            Level.EMERGENCY,
+        ),
+        (
+            "the midwife said ring 111 if the baby's temperature goes over 38, it's 38.4",
+            Level.URGENT,
+        ),
+        (
+            "told to ring 999 straight away if it happens again, and it just happened again",
+            Level.EMERGENCY,
+        ),
+    ],
+)
+def test_quoted_advice_whose_warning_sign_has_come_stays_a_red_flag(
+    text: str, level: Level | None
+) -> None:
+    assert_signposts(text, level)

@@ -64,6 +64,11 @@ class Patterns:
     concepts: dict[str, list[str]]
     levels: dict[str, list[str]]
     exclusions: dict[str, list[str]]
+    topics: dict[str, list[str]]
+    """Exclusions for a condition named as a topic (taught, read or asked about), which
+    hold only while no claim (``claims``) follows them."""
+    claims: list[str]
+    """A present case of what was named before it ("... sepsis, I think Mum has it")."""
     context: dict[str, Any]
 
 
@@ -75,6 +80,8 @@ def load_patterns(folder: Path) -> Patterns:
     concepts: dict[str, list[str]] = {}
     levels: dict[str, list[str]] = {level.value: [] for level in SEVERITY}
     exclusions: dict[str, list[str]] = {level.value: [] for level in SEVERITY}
+    topics: dict[str, list[str]] = {level.value: [] for level in SEVERITY}
+    claims: list[str] = []
     context: dict[str, Any] = {}
     version = None
     for path in files:
@@ -97,11 +104,22 @@ def load_patterns(folder: Path) -> Patterns:
         for level in own or list(exclusions):
             exclusions[level].extend(str(rule) for rule in loaded.get("exclusions") or [])
             _once(exclusions[level], f"the exclusions of {level}", path)
+            topics[level].extend(str(rule) for rule in loaded.get("topics") or [])
+            _once(topics[level], f"the topics of {level}", path)
+        claims.extend(str(rule) for rule in loaded.get("claims") or [])
+        _once(claims, "the claims", path)
         context.update(loaded.get("context") or {})
     if version is None:
         raise ValueError(f"no pattern file in {folder} gives a version")
     return Patterns(
-        f"{version}+{digest.hexdigest()[:8]}", rewrite, concepts, levels, exclusions, context
+        f"{version}+{digest.hexdigest()[:8]}",
+        rewrite,
+        concepts,
+        levels,
+        exclusions,
+        topics,
+        claims,
+        context,
     )
 
 
@@ -377,6 +395,10 @@ def _crosses(ends: list[int], start: int, stop: int) -> bool:
     return ends[stop] - ends[start] > 0
 
 
+CLAIM_REACH = 20
+"""How many words after a topic a claim may start and still make it a case."""
+
+
 class Detector:
     """Finds every concern a message raises, most urgent first."""
 
@@ -392,14 +414,15 @@ class Detector:
             for rule in [self.rules.parse(line)]
         ]
         self.exclusions = {
-            level: [
-                (rule, self.rules.needs(rule))
-                for line in lines
-                for rule in [self.rules.parse(line)]
-            ]
-            for level, lines in patterns.exclusions.items()
+            level: self._parsed(lines) for level, lines in patterns.exclusions.items()
         }
+        self.topics = {level: self._parsed(lines) for level, lines in patterns.topics.items()}
+        self.claims = self._parsed(patterns.claims)
         self.context = _context(self.normalise.nlp, patterns.context)
+
+    def _parsed(self, lines: list[str]) -> list[tuple[tuple[Element, ...], list[frozenset[str]]]]:
+        """Return each line's rule and the words it needs (an exclusion, a topic, a claim)."""
+        return [(rule, self.rules.needs(rule)) for rule in map(self.rules.parse, lines)]
 
     def findings(self, doc: Doc) -> list[Span]:
         """Return every finding in a normalised message, with ConText's attributes set."""
@@ -411,17 +434,31 @@ class Detector:
         cache: dict[Any, Any] = {"sentence_ends": ends, "positions": positions}
         present = positions.keys()
         excluded: dict[str, set[tuple[int, int]]] = {}
+        claimed: list[int] = []
+
+        def matches(rules: Any) -> set[tuple[int, int]]:
+            return set().union(
+                *(
+                    self.rules.match(doc, rule, cache)
+                    for rule, needs in rules
+                    if not any(words.isdisjoint(present) for words in needs)
+                )
+            )
+
+        def claim_after(end: int) -> bool:
+            # a present case of what a topic named, told after it ("I read about sepsis,
+            # I think Mum has it")
+            if not claimed:
+                claimed.extend(sorted(start for start, _ in matches(self.claims)) or [-1])
+            return any(end <= start <= end + CLAIM_REACH for start in claimed)
 
         def everyday(level: str) -> set[tuple[int, int]]:
             # The everyday phrases of a level, matched only once a finding needs them.
             if level not in excluded:
-                excluded[level] = set().union(
-                    *(
-                        self.rules.match(doc, rule, cache)
-                        for rule, needs in self.exclusions.get(level, ())
-                        if not any(words.isdisjoint(present) for words in needs)
-                    )
-                )
+                topics = matches(self.topics.get(level, ()))
+                excluded[level] = matches(self.exclusions.get(level, ())) | {
+                    (start, end) for start, end in topics if not claim_after(end)
+                }
             return excluded[level]
 
         found: dict[tuple[str, int, int], list[str]] = {}

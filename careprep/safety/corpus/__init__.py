@@ -215,6 +215,16 @@ WRITTEN_FILES = {
     "batch26_mixed_everyday.yml": 26,
     "batch26_timeline_red_flags.yml": 26,
     "batch26_timeline_everyday.yml": 26,
+    "batch27_humour_red_flags.yml": 27,
+    "batch27_humour_everyday.yml": 27,
+    "batch27_advice_red_flags.yml": 27,
+    "batch27_advice_everyday.yml": 27,
+    "batch27_careworkers_red_flags.yml": 27,
+    "batch27_careworkers_everyday.yml": 27,
+    "batch27_others_red_flags.yml": 27,
+    "batch27_others_everyday.yml": 27,
+    "batch27_numbers_red_flags.yml": 27,
+    "batch27_numbers_everyday.yml": 27,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
