@@ -785,3 +785,49 @@ def test_quoted_advice_whose_warning_sign_has_come_stays_a_red_flag(
     text: str, level: Level | None
 ) -> None:
     assert_signposts(text, level)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # red flags written against round 10's emergency exclusions with long gaps; each
+        # raised nothing on the rules before round 12 (the exclusion dropped every finding
+        # inside its reach)
+        (
+            "She's been fitting for 8 minutes, it started like one of her usual ones but it"
+            " won't stop and she's hurt herself",
+            Level.EMERGENCY,
+        ),
+        (
+            "he's having seizure after seizure and not coming round between them, his usual"
+            " ones only last a minute",
+            Level.EMERGENCY,
+        ),
+        (
+            "I saw the crash happen, my husband is bleeding heavily from his head and not"
+            " responding. I've called 999 and they're on the way",
+            Level.EMERGENCY,
+        ),
+        (
+            "we were watching a film when my husband had a seizure and it's been going for 6"
+            " minutes",
+            Level.EMERGENCY,
+        ),
+        (
+            "I saw the accident and the driver is unconscious and not breathing, I've called 999",
+            Level.EMERGENCY,
+        ),
+        # the everyday messages those exclusions were written for stay everyday
+        ("she had a seizure last night, one of her usual ones, tired today but herself", None),
+        ("had a fit on Monday, my usual one, about a minute, fine now", None),
+        (
+            "he had a seizure in the night, one of his normal ones, back to himself by breakfast",
+            None,
+        ),
+        ("watched a documentary about a man who had a stroke, very moving", None),
+    ],
+)
+def test_an_everyday_exclusion_with_a_long_gap_does_not_hide_an_emergency_inside_it(
+    text: str, level: Level | None
+) -> None:
+    assert_signposts(text, level)
