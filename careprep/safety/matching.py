@@ -395,6 +395,8 @@ def _crosses(ends: list[int], start: int, stop: int) -> bool:
     return ends[stop] - ends[start] > 0
 
 
+Parsed = list[tuple[tuple[Element, ...], list[frozenset[str]]]]
+"""Rules parsed, each with the word sets a message must meet for it (``Rules.needs``)."""
 CLAIM_REACH = 20
 """How many words after a topic a claim may start and still make it a case."""
 
@@ -420,7 +422,7 @@ class Detector:
         self.claims = self._parsed(patterns.claims)
         self.context = _context(self.normalise.nlp, patterns.context)
 
-    def _parsed(self, lines: list[str]) -> list[tuple[tuple[Element, ...], list[frozenset[str]]]]:
+    def _parsed(self, lines: list[str]) -> Parsed:
         """Return each line's rule and the words it needs (an exclusion, a topic, a claim)."""
         return [(rule, self.rules.needs(rule)) for rule in map(self.rules.parse, lines)]
 
@@ -434,9 +436,8 @@ class Detector:
         cache: dict[Any, Any] = {"sentence_ends": ends, "positions": positions}
         present = positions.keys()
         excluded: dict[str, set[tuple[int, int]]] = {}
-        claimed: list[int] = []
 
-        def matches(rules: Any) -> set[tuple[int, int]]:
+        def matches(rules: Parsed) -> set[tuple[int, int]]:
             return set().union(
                 *(
                     self.rules.match(doc, rule, cache)
@@ -448,15 +449,15 @@ class Detector:
         def claim_after(end: int) -> bool:
             # a present case of what a topic named, told after it ("I read about sepsis,
             # I think Mum has it")
-            if not claimed:
-                claimed.extend(sorted(start for start, _ in matches(self.claims)) or [-1])
-            return any(end <= start <= end + CLAIM_REACH for start in claimed)
+            if "claims" not in cache:
+                cache["claims"] = [start for start, _ in matches(self.claims)]
+            return any(end <= start <= end + CLAIM_REACH for start in cache["claims"])
 
         def everyday(level: str) -> set[tuple[int, int]]:
             # The everyday phrases of a level, matched only once a finding needs them.
             if level not in excluded:
-                topics = matches(self.topics.get(level, ()))
-                excluded[level] = matches(self.exclusions.get(level, ())) | {
+                topics = matches(self.topics.get(level, []))
+                excluded[level] = matches(self.exclusions.get(level, [])) | {
                     (start, end) for start, end in topics if not claim_after(end)
                 }
             return excluded[level]
