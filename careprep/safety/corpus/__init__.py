@@ -225,6 +225,16 @@ WRITTEN_FILES = {
     "batch27_others_everyday.yml": 27,
     "batch27_numbers_red_flags.yml": 27,
     "batch27_numbers_everyday.yml": 27,
+    "batch28_veterans_red_flags.yml": 28,
+    "batch28_veterans_everyday.yml": 28,
+    "batch28_rural_red_flags.yml": 28,
+    "batch28_rural_everyday.yml": 28,
+    "batch28_grief_red_flags.yml": 28,
+    "batch28_grief_everyday.yml": 28,
+    "batch28_fitness_red_flags.yml": 28,
+    "batch28_fitness_everyday.yml": 28,
+    "batch28_venting_red_flags.yml": 28,
+    "batch28_venting_everyday.yml": 28,
 }
 """Each file of messages and its batch; each batch was written by people new to the project."""
 
