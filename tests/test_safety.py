@@ -831,3 +831,72 @@ def test_an_everyday_exclusion_with_a_long_gap_does_not_hide_an_emergency_inside
     text: str, level: Level | None
 ) -> None:
     assert_signposts(text, level)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # rules round 13: the concepts of batch 28's development misses (veterans, farmers,
+        # the bereaved, sport, venting), each written here in other words; 19 of these 34
+        # fail on the rules before round 13
+        ("i don't think i can keep myself safe this weekend", Level.MENTAL_HEALTH),
+        (
+            "we got the letter, the appointment's in 6 weeks"
+            " and honestly I don't think I'll make it that long",
+            Level.MENTAL_HEALTH,
+        ),
+        ("thanks for all you've done and goodbye. I won't need the review", Level.MENTAL_HEALTH),
+        ("I've left a belt tied to the bannister upstairs, just in case", Level.MENTAL_HEALTH),
+        (
+            "got the pills and a bottle of vodka saved up for when he's away on the lorry",
+            Level.MENTAL_HEALTH,
+        ),
+        (
+            "last night I sat in the car planning not to come home, I'm going to try again tonight",
+            Level.MENTAL_HEALTH,
+        ),
+        (
+            "keep thinking if I crashed the quad it would look like an accident",
+            Level.MENTAL_HEALTH,
+        ),
+        ("what's the quickest way to die without it hurting", Level.MENTAL_HEALTH),
+        ("every morning I wake up wishing I hadn't", Level.MENTAL_HEALTH),
+        ("my wife keeps begging me to help her end it with her morphine", Level.MENTAL_HEALTH),
+        ("I've been having urges to hurt the baby when he won't stop crying", Level.MENTAL_HEALTH),
+        ("I swear I could kill someone today, not joking.", Level.MENTAL_HEALTH),
+        ("he says the voices told him he has to hurt himself to protect us", Level.MENTAL_HEALTH),
+        ("I've been burning myself with a lighter since the funeral", Level.MENTAL_HEALTH),
+        ("she started fitting at 3:15 and it's 3:22 now and she's still jerking", Level.EMERGENCY),
+        ("he had two fits and hasn't recovered between them", Level.EMERGENCY),
+        ("Mum collapsed in the garden, we're shaking her and nothing", Level.EMERGENCY),
+        ("my chest hurts. it's crushing and spreading down my left arm", Level.EMERGENCY),
+        ("cut my hand on the saw and it's pumping blood and won't stop", Level.EMERGENCY),
+        ("my husband's bursting to wee but nothing comes out and he's in agony", Level.URGENT),
+        (
+            "she's on lithium and has been vomiting all day, now very shaky and unsteady",
+            Level.URGENT,
+        ),
+        ("I'm now breathless just walking to the loo", Level.URGENT),
+        ("her son leaves her alone all weekend with no food in the house", Level.SAFEGUARDING),
+        (
+            "my daughter came home from her dad's with bruises and says he hit her",
+            Level.SAFEGUARDING,
+        ),
+        ("a man she met on a game keeps asking her for photos", Level.SAFEGUARDING),
+        ("he says I have to sleep with him or he'll tell my parents", Level.SAFEGUARDING),
+        # the everyday phrases of round 13: idioms of sight, fitting and being run over, a
+        # working life of emergencies, an animal, an event dated by the next sentence
+        ("she went into a blind rage when the bus didn't turn up again", None),
+        ("I'm going blind reading these tiny labels, can the chemist print bigger", None),
+        ("I've got a fitting for my new hearing aids on Tuesday", None),
+        ("felt like I'd been run over by a bus after the booster, fine the next day", None),
+        ("as a nurse I've seen plenty of heart attacks, so I know mine is just indigestion", None),
+        ("the sheepdog collapsed in the yard, vet says heatstroke, she's recovered", None),
+        ("I had a bad fall and was knocked out. That was 20 years ago, no problems since", None),
+        ("my blood pressure tablets make running feel harder, is that normal", None),
+    ],
+)
+def test_round_13_concepts_hold_on_words_written_apart_from_the_corpus(
+    text: str, level: Level | None
+) -> None:
+    assert_signposts(text, level)
