@@ -894,6 +894,18 @@ def test_an_everyday_exclusion_with_a_long_gap_does_not_hide_an_emergency_inside
         ("the sheepdog collapsed in the yard, vet says heatstroke, she's recovered", None),
         ("I had a bad fall and was knocked out. That was 20 years ago, no problems since", None),
         ("my blood pressure tablets make running feel harder, is that normal", None),
+        # everyday messages written after round 13 to probe its rules; 9 of them raised a
+        # mental health alarm until the rules were narrowed
+        ("almost stepped in dog poo on the way in.", None),
+        ("Sorry I won't be here, we're away in Spain for the review", None),
+        ("Thanks for trying with my knee, you did your best, I'll see the surgeon now", None),
+        ("the dog's lead tied to the banister so he can't get upstairs", None),
+        ("we're going climbing with a rope and harness at the weekend", None),
+        ("tablets and a bottle of water kept by the bed for the night", None),
+        ("what's the quickest way to go, bus or train?", None),
+        ("What's the easiest way to do it? I mean the injections", None),
+        ("I could kill someone for a coffee, not joking.", None),
+        ("I've been burning myself on the oven every time I cook", None),
     ],
 )
 def test_round_13_concepts_hold_on_words_written_apart_from_the_corpus(
